@@ -1,0 +1,26 @@
+# The README's commands. `make run` serves the embedded default; `make test` runs everything CI runs.
+.PHONY: run install services lint test test-fast clean
+
+run: install
+	.venv/bin/countersign serve
+
+install:
+	sh scripts/install.sh
+
+services:
+	sh scripts/services.sh
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/lint-imports
+
+test: install services lint
+	.venv/bin/python -m pytest
+
+test-fast: install
+	.venv/bin/python -m pytest -x -q tests/unit
+
+clean:
+	rm -rf .venv .countersign .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""HTTP adapter: FastAPI routers, schemas and error mapping."""

@@ -1,0 +1,48 @@
+"""Dependencies: the runtime, the verified principal. Routes use the ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.auth.jwt import TokenVerifier
+from service.domain.principal import Principal
+from service.errors import NotAuthenticated
+from service.services.runtime import Runtime
+from service.services.tenants import ensure_tenant
+
+
+@dataclass
+class AppState:
+    """Everything the lifespan opened, typed, on ``app.state.app``."""
+
+    runtime: Runtime
+    verifier: TokenVerifier
+    auto_provision_tenants: bool
+
+
+def get_app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.app
+    return state
+
+
+def get_runtime(request: Request) -> Runtime:
+    return get_app_state(request).runtime
+
+
+async def get_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("Missing bearer token.")
+    state = get_app_state(request)
+    principal = await state.verifier.verify(token.strip())
+    await ensure_tenant(state.runtime, principal, auto_provision=state.auto_provision_tenants)
+    request.state.principal = principal
+    return principal
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse
+from sse_starlette.sse import EventSourceResponse
+
+from service.api.deps import PrincipalDep, RuntimeDep
+from service.api.schemas.runs import RunCreate, RunOut, run_json
+from service.api.sse import sse_response
+from service.domain.principal import Principal
+from service.domain.runs import CancelAction
+from service.models import Run
+from service.services import runs
+from service.services.runtime import Runtime
+
+router = APIRouter(tags=["runs"])
+
+
+def _run_path(run: Run) -> str:
+    return f"/threads/{run.thread_id}/runs/{run.run_id}"
+
+
+def _accepted(run: Run) -> JSONResponse:
+    path = _run_path(run)
+    return JSONResponse(
+        run_json(run), status_code=202, headers={"Location": path, "Content-Location": path}
+    )
+
+
+async def _stream(
+    rt: Runtime, principal: Principal, run: Run, last_event_id: str | None
+) -> EventSourceResponse:
+    path = _run_path(run)
+    return sse_response(
+        runs.stream(rt, principal, run, last_event_id),
+        headers={"Location": f"{path}/stream", "Content-Location": path},
+    )
+
+
+async def _wait(rt: Runtime, principal: Principal, run: Run) -> JSONResponse:
+    done = await runs.wait_until_done(rt, principal, run)
+    path = _run_path(run)
+    return JSONResponse(
+        await runs.final_values(rt, principal, done),
+        headers={"Location": f"{path}/join", "Content-Location": path},
+    )
+
+
+@router.post("/threads/{thread_id}/runs", status_code=202, response_model=RunOut)
+async def create_run(
+    thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
+) -> JSONResponse:
+    return _accepted(await runs.create(rt, principal, thread_id, body.to_request()))
+
+
+@router.post("/runs", status_code=202, response_model=RunOut)
+async def create_stateless_run(
+    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
+) -> JSONResponse:
+    return _accepted(await runs.create(rt, principal, None, body.to_request()))
+
+
+@router.post("/threads/{thread_id}/runs/stream")
+async def stream_run(
+    thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
+) -> EventSourceResponse:
+    run = await runs.create(rt, principal, thread_id, body.to_request())
+    return await _stream(rt, principal, run, None)
+
+
+@router.post("/runs/stream")
+async def stream_stateless_run(
+    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
+) -> EventSourceResponse:
+    run = await runs.create(rt, principal, None, body.to_request())
+    return await _stream(rt, principal, run, None)
+
+
+@router.post("/threads/{thread_id}/runs/wait")
+async def wait_run(
+    thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
+) -> JSONResponse:
+    return await _wait(
+        rt, principal, await runs.create(rt, principal, thread_id, body.to_request())
+    )
+
+
+@router.post("/runs/wait")
+async def wait_stateless_run(
+    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
+) -> JSONResponse:
+    return await _wait(rt, principal, await runs.create(rt, principal, None, body.to_request()))
+
+
+@router.get("/threads/{thread_id}/runs", response_model=list[RunOut])
+async def list_runs(
+    thread_id: str,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    limit: int = Query(default=10, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+    status: str | None = Query(default=None, max_length=16),
+) -> Any:
+    rows = await runs.list_runs(rt, principal, thread_id, limit=limit, offset=offset, status=status)
+    return [run_json(row) for row in rows]
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}", response_model=RunOut)
+async def get_run(thread_id: str, run_id: str, rt: RuntimeDep, principal: PrincipalDep) -> Any:
+    return run_json(await runs.get(rt, principal, thread_id, run_id))
+
+
+@router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
+async def delete_run(
+    thread_id: str, run_id: str, rt: RuntimeDep, principal: PrincipalDep
+) -> Response:
+    await runs.delete(rt, principal, thread_id, run_id)
+    return Response(status_code=204)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel", response_model=RunOut)
+async def cancel_run(
+    thread_id: str,
+    run_id: str,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    wait: bool = False,
+    action: CancelAction = CancelAction.interrupt,
+) -> Any:
+    run = await runs.cancel(rt, principal, thread_id, run_id, action=action, wait=wait)
+    return run_json(run)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join_run(thread_id: str, run_id: str, rt: RuntimeDep, principal: PrincipalDep) -> Any:
+    return await runs.join(rt, principal, thread_id, run_id)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream")
+async def join_run_stream(
+    thread_id: str,
+    run_id: str,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    stream_mode: list[str] | None = Query(default=None),
+    last_event_id: str | None = Header(default=None, max_length=64),
+) -> EventSourceResponse:
+    run = await runs.get(rt, principal, thread_id, run_id)
+    path = _run_path(run)
+    return sse_response(
+        runs.stream(rt, principal, run, last_event_id),
+        headers={"Location": f"{path}/stream", "Content-Location": path},
+        only=stream_mode,
+    )

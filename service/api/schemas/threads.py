@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from service.api.schemas.common import Body, Limit, Offset, SortOrder, iso
+from service.services.threads import ThreadView
+
+ThreadStatusName = Literal["idle", "busy", "interrupted", "error"]
+
+
+class ThreadCreate(Body):
+    thread_id: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+
+
+class ThreadPatch(Body):
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ThreadSearch(Body):
+    ids: list[str] | None = Field(default=None, max_length=1000)
+    metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    status: ThreadStatusName | None = None
+    limit: int = Limit
+    offset: int = Offset
+    sort_by: (
+        Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] | None
+    ) = None
+    sort_order: SortOrder | None = None
+
+
+class ThreadCount(Body):
+    metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    status: ThreadStatusName | None = None
+
+
+class CheckpointRef(Body):
+    checkpoint_id: str | None = Field(default=None, max_length=64)
+    checkpoint_ns: str | None = ""
+    thread_id: str | None = None
+
+
+class StateUpdate(Body):
+    values: Any = None
+    as_node: str | None = Field(default=None, max_length=128)
+    checkpoint: CheckpointRef | None = None
+    checkpoint_id: str | None = Field(default=None, max_length=64)
+
+    def target_checkpoint(self) -> str | None:
+        return self.checkpoint_id or (self.checkpoint.checkpoint_id if self.checkpoint else None)
+
+
+class StateAtCheckpoint(Body):
+    checkpoint: CheckpointRef
+    subgraphs: bool = False
+
+
+class HistoryQuery(Body):
+    limit: int = Limit
+    before: CheckpointRef | str | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: CheckpointRef | None = None
+
+    def before_id(self) -> str | None:
+        if isinstance(self.before, CheckpointRef):
+            return self.before.checkpoint_id
+        return self.before
+
+
+class InterruptOut(BaseModel):
+    id: str
+    value: Any
+
+
+class ThreadOut(BaseModel):
+    thread_id: str
+    created_at: str
+    updated_at: str
+    state_updated_at: str
+    metadata: dict[str, Any]
+    status: ThreadStatusName
+    config: dict[str, Any]
+    values: Any
+    error: Any
+    interrupts: dict[str, list[InterruptOut]]
+
+
+class ThreadStateOut(BaseModel):
+    values: Any
+    next: list[str]
+    tasks: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    created_at: str | None
+    checkpoint: dict[str, Any] | None
+    parent_checkpoint: dict[str, Any] | None
+    interrupts: list[InterruptOut]
+    checkpoint_id: str | None
+    parent_checkpoint_id: str | None
+
+
+class StateUpdateOut(BaseModel):
+    checkpoint: dict[str, Any]
+    configurable: dict[str, Any]
+    checkpoint_id: str | None
+
+
+def thread_json(view: ThreadView) -> dict[str, Any]:
+    row = view.thread
+    return {
+        "thread_id": row.thread_id,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+        "state_updated_at": iso(row.state_updated_at),
+        "metadata": row.metadata_ or {},
+        "status": row.status,
+        "config": row.config or {},
+        "values": row.values,
+        "error": row.error,
+        "interrupts": view.interrupts,
+    }

@@ -1,0 +1,1 @@
+"""Authentication: bearer-token verification (the only home of python-jose)."""

@@ -1,0 +1,1 @@
+"""Authorization: may this principal do this to this object (Casbin only here)."""

@@ -1,0 +1,72 @@
+"""Builds the runtime both composition roots share: storage, engine, bell and bus."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from service.engine.checkpointer import open_checkpointer
+from service.engine.executor import GraphEngine
+from service.engine.registry import GraphRegistry
+from service.queue.memory import MemoryBell, MemoryEventBus
+from service.services.execution import RunWorker, WorkerConfig
+from service.services.runtime import Limits, Runtime
+from service.settings import Settings
+from service.store import migrations
+from service.store.db import create_engine
+from service.store.store import StoreFactory
+
+
+def worker_id(role: str) -> str:
+    return f"{role}-{socket.gethostname()}-{os.getpid()}"
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtime]:
+    engine = create_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        application_name=f"countersign-{role}",
+    )
+    try:
+        if settings.embedded:
+            await migrations.upgrade(engine)
+        async with open_checkpointer(
+            settings.checkpointer_url,
+            pool_size=settings.db_pool_size,
+            application_name=f"countersign-{role}-checkpoints",
+        ) as saver:
+            registry = GraphRegistry.load(settings.graphs_config, saver)
+            if settings.redis_url:
+                raise NotImplementedError("Redis adapters arrive with the production runtime")
+            yield Runtime(
+                stores=StoreFactory(engine),
+                engine=GraphEngine(registry, saver),
+                bell=MemoryBell(),
+                bus=MemoryEventBus(replay_seconds=settings.stream_replay_seconds),
+                limits=Limits(
+                    list_cap=settings.list_limit_cap,
+                    stream_replay_seconds=settings.stream_replay_seconds,
+                    lease_ttl_seconds=settings.lease_ttl_seconds,
+                    max_attempts=settings.max_attempts,
+                ),
+            )
+    finally:
+        await engine.dispose()
+
+
+def build_worker(rt: Runtime, settings: Settings, *, role: str) -> RunWorker:
+    return RunWorker(
+        rt,
+        WorkerConfig(
+            worker_id=worker_id(role),
+            concurrency=settings.worker_concurrency,
+            lease_ttl=settings.lease_ttl_seconds,
+            renew_every=settings.lease_renew_seconds,
+            reaper_every=settings.reaper_interval_seconds,
+            max_attempts=settings.max_attempts,
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Rules that need nothing but the standard library and pydantic."""

@@ -1,0 +1,105 @@
+"""Pending interrupts: the Agent Inbox shape, the decisions it allows, payload hashes.
+
+An Agent Inbox ``HumanInterrupt`` is
+``{action_request: {action, args}, config: {allow_accept, allow_edit, allow_respond,
+allow_ignore}, description}``, sent as the value of ``interrupt()`` or as a one-item list.
+Any other value is a *raw* interrupt: its type is ``value["type"]`` or ``value["action"]``
+when that is a short string, else ``"raw"``, and it accepts a ``response`` carrying any
+JSON value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+TYPE_RE = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
+
+
+class InterruptStatus(StrEnum):
+    pending = "pending"
+    resolved = "resolved"
+    expired = "expired"
+    cancelled = "cancelled"
+
+
+class DecisionType(StrEnum):
+    accept = "accept"
+    edit = "edit"
+    response = "response"
+    ignore = "ignore"
+
+
+_CONFIG_FLAGS = {
+    "allow_accept": DecisionType.accept,
+    "allow_edit": DecisionType.edit,
+    "allow_respond": DecisionType.response,
+    "allow_ignore": DecisionType.ignore,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptKind:
+    """How the review index classifies one interrupt value."""
+
+    type: str
+    allowed: tuple[str, ...]
+    description: str | None
+    agent_inbox: bool
+    as_list: bool = False
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def payload_hash(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def _human_interrupt(value: Any) -> tuple[dict[str, Any] | None, bool]:
+    as_list = isinstance(value, list) and len(value) == 1
+    candidate = value[0] if as_list else value
+    if (
+        isinstance(candidate, dict)
+        and isinstance(candidate.get("action_request"), dict)
+        and isinstance(candidate["action_request"].get("action"), str)
+        and isinstance(candidate.get("config"), dict)
+    ):
+        return candidate, as_list
+    return None, False
+
+
+def classify(value: Any) -> InterruptKind:
+    human, as_list = _human_interrupt(value)
+    if human is not None:
+        action = str(human["action_request"]["action"])
+        allowed = tuple(
+            decision.value for flag, decision in _CONFIG_FLAGS.items() if human["config"].get(flag)
+        )
+        description = human.get("description")
+        return InterruptKind(
+            type=action if TYPE_RE.match(action) else "raw",
+            allowed=allowed,
+            description=description if isinstance(description, str) else None,
+            agent_inbox=True,
+            as_list=as_list,
+        )
+    kind = "raw"
+    if isinstance(value, dict):
+        for key in ("type", "action"):
+            candidate = value.get(key)
+            if isinstance(candidate, str) and TYPE_RE.match(candidate):
+                kind = candidate
+                break
+    description = value.get("description") if isinstance(value, dict) else None
+    return InterruptKind(
+        type=kind,
+        allowed=(DecisionType.response.value,),
+        description=description if isinstance(description, str) else None,
+        agent_inbox=False,
+    )

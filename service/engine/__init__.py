@@ -1,0 +1,1 @@
+"""The LangGraph adapter: the only package (besides graphs/) that imports langgraph."""

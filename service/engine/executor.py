@@ -1,0 +1,359 @@
+"""Execute runs and read or change thread state with LangGraph.
+
+Knows nothing of HTTP, tenants or SQL: it takes a ``RunSpec`` and returns a
+``RunResult``; stream parts go to an ``emit`` callback as ``(event, json_data)``
+with the LangGraph Server event names (``values``, ``updates``, ``events``, ``debug``,
+``custom``, ``messages``, ``checkpoints``, ``tasks``; ``mode|ns`` for subgraphs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from typing import Any, cast
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.pregel import Pregel
+from langgraph.types import Command, Send, StateSnapshot
+
+from service.domain.runs import InterruptSnapshot, RunResult, RunSpec, RunStatus
+from service.engine.jsonable import jsonable
+from service.engine.registry import GraphRegistry
+from service.errors import InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[str, Any], Awaitable[None]]
+
+SUPPORTED_MODES = frozenset(
+    {"values", "updates", "events", "debug", "custom", "messages-tuple", "checkpoints", "tasks"}
+)
+
+
+def _checkpoint_ref(config: RunnableConfig | None) -> dict[str, Any] | None:
+    if not config:
+        return None
+    conf = config.get("configurable", {})
+    if not conf.get("checkpoint_id"):
+        return None
+    return {
+        "thread_id": conf.get("thread_id"),
+        "checkpoint_ns": conf.get("checkpoint_ns", ""),
+        "checkpoint_id": conf.get("checkpoint_id"),
+    }
+
+
+def _interrupt_json(interrupt: Any) -> dict[str, Any]:
+    return {"id": interrupt.id, "value": jsonable(interrupt.value)}
+
+
+def snapshot_json(snapshot: StateSnapshot) -> dict[str, Any]:
+    """A ``StateSnapshot`` in the LangGraph Server ``ThreadState`` shape."""
+    checkpoint = _checkpoint_ref(snapshot.config)
+    parent = _checkpoint_ref(snapshot.parent_config)
+    tasks = []
+    for task in snapshot.tasks:
+        state = task.state
+        tasks.append(
+            {
+                "id": task.id,
+                "name": task.name,
+                "path": jsonable(task.path),
+                "error": repr(task.error) if task.error else None,
+                "interrupts": [_interrupt_json(i) for i in task.interrupts],
+                "checkpoint": _checkpoint_ref(state) if isinstance(state, dict) else None,
+                "state": snapshot_json(state) if isinstance(state, StateSnapshot) else None,
+                "result": jsonable(task.result),
+            }
+        )
+    return {
+        "values": jsonable(snapshot.values),
+        "next": list(snapshot.next),
+        "tasks": tasks,
+        "metadata": jsonable(snapshot.metadata or {}),
+        "created_at": snapshot.created_at,
+        "checkpoint": checkpoint or {"thread_id": None, "checkpoint_ns": "", "checkpoint_id": None},
+        "parent_checkpoint": parent,
+        "interrupts": [_interrupt_json(i) for i in snapshot.interrupts],
+        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
+        "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
+    }
+
+
+def pending_interrupts(snapshot: StateSnapshot) -> list[InterruptSnapshot]:
+    """The interrupts still waiting for an answer, with the task that raised each."""
+    waiting = {i.id for i in snapshot.interrupts}
+    found = []
+    for task in snapshot.tasks:
+        for interrupt in task.interrupts:
+            if interrupt.id in waiting:
+                waiting.discard(interrupt.id)
+                found.append(
+                    InterruptSnapshot(
+                        interrupt_id=interrupt.id,
+                        task_id=task.id,
+                        node=task.name,
+                        value=jsonable(interrupt.value),
+                    )
+                )
+    return found
+
+
+def _command(raw: dict[str, Any]) -> Command[Any]:
+    goto = raw.get("goto")
+    if isinstance(goto, dict):
+        goto = Send(goto["node"], goto.get("input"))
+    elif isinstance(goto, list):
+        goto = [Send(g["node"], g.get("input")) if isinstance(g, dict) else g for g in goto]
+    update = raw.get("update")
+    if isinstance(update, list):
+        update = [tuple(item) for item in update]
+    return Command(
+        resume=raw.get("resume"),
+        update=update,
+        goto=goto if goto is not None else (),
+    )
+
+
+class GraphEngine:
+    def __init__(self, registry: GraphRegistry, checkpointer: BaseCheckpointSaver[Any]) -> None:
+        self.registry = registry
+        self.checkpointer = checkpointer
+
+    @property
+    def graph_ids(self) -> list[str]:
+        return self.registry.graph_ids
+
+    def graph(self, graph_id: str) -> Pregel[Any, Any]:
+        graph = self.registry.get(graph_id)
+        if graph is None:
+            raise NotFound(f"Graph {graph_id!r} not found.")
+        return graph
+
+    # ---- graph description ------------------------------------------------------
+
+    def schemas(self, graph_id: str) -> dict[str, Any]:
+        graph = self.graph(graph_id)
+
+        def safe(fn: Callable[[], Any]) -> Any:
+            try:
+                return jsonable(fn())
+            except Exception:  # a graph without a schema of that kind
+                return None
+
+        return {
+            "graph_id": graph_id,
+            "input_schema": safe(graph.get_input_jsonschema),
+            "output_schema": safe(graph.get_output_jsonschema),
+            "state_schema": safe(lambda: graph.get_input_jsonschema()),
+            "config_schema": None,
+            "context_schema": safe(graph.get_context_jsonschema),
+        }
+
+    def drawable(self, graph_id: str, *, xray: bool | int = False) -> dict[str, Any]:
+        drawn = self.graph(graph_id).get_graph(xray=xray)
+        return cast(dict[str, Any], jsonable(drawn.to_json()))
+
+    # ---- execution -----------------------------------------------------------------
+
+    def _config(self, spec: RunSpec) -> RunnableConfig:
+        base = dict(spec.config or {})
+        configurable = dict(base.get("configurable") or {})
+        configurable.update(
+            {
+                "thread_id": spec.thread_id,
+                "run_id": spec.run_id,
+                "graph_id": spec.graph_id,
+                "assistant_id": spec.assistant_id,
+                "run_attempt": spec.attempt,
+            }
+        )
+        if spec.checkpoint_id:
+            configurable["checkpoint_id"] = spec.checkpoint_id
+        metadata = {**(base.get("metadata") or {}), **spec.metadata, "run_id": spec.run_id}
+        config: dict[str, Any] = {
+            **base,
+            "configurable": configurable,
+            "metadata": metadata,
+            "run_id": spec.run_id,
+        }
+        return cast(RunnableConfig, config)
+
+    async def execute(self, spec: RunSpec, emit: Emit) -> RunResult:
+        graph = self.graph(spec.graph_id)
+        config = self._config(spec)
+        requested = set(spec.stream_mode) & SUPPORTED_MODES
+        modes = {"messages" if m == "messages-tuple" else m for m in requested} - {"events"}
+        modes.add("updates")  # interrupts always reach the client, as the Server does
+        graph_input: Any = _command(spec.command) if spec.command else spec.input
+        kwargs: dict[str, Any] = {
+            "stream_mode": sorted(modes),
+            "subgraphs": spec.stream_subgraphs,
+            "interrupt_before": spec.interrupt_before,
+            "interrupt_after": spec.interrupt_after,
+        }
+        if spec.durability:
+            kwargs["durability"] = spec.durability
+        if spec.context is not None:
+            kwargs["context"] = spec.context
+        error: dict[str, Any] | None = None
+        try:
+            async for event, data in self._stream(graph, graph_input, config, kwargs, requested):
+                await emit(event, data)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("run %s failed: %s", spec.run_id, type(exc).__name__)
+            error = {"error": type(exc).__name__, "message": str(exc)}
+            await emit("error", error)
+        snapshot = await graph.aget_state({"configurable": {"thread_id": spec.thread_id}})
+        return self._result(RunStatus.error if error else RunStatus.success, snapshot, error)
+
+    async def _stream(
+        self,
+        graph: Pregel[Any, Any],
+        graph_input: Any,
+        config: RunnableConfig,
+        kwargs: dict[str, Any],
+        requested: set[str],
+    ) -> AsyncIterator[tuple[str, Any]]:
+        subgraphs = kwargs["subgraphs"]
+        if "events" in requested:
+            run_id = config.get("run_id")
+            events = cast(
+                AsyncGenerator[dict[str, Any], None],
+                graph.astream_events(graph_input, config, version="v2", **kwargs),
+            )
+            async with aclosing(events):
+                async for event in events:
+                    if "langsmith:hidden" in (event.get("tags") or []):
+                        continue
+                    if event["event"] == "on_chain_stream" and event.get("run_id") == str(run_id):
+                        chunk = event["data"]["chunk"]
+                        parts = chunk if subgraphs else (None, *chunk)
+                        for item in self._forward(*parts, requested=requested):
+                            yield item
+                    else:
+                        yield "events", jsonable(event)
+            return
+        stream = cast(AsyncGenerator[Any, None], graph.astream(graph_input, config, **kwargs))
+        async with aclosing(stream):
+            async for chunk in stream:
+                parts = chunk if subgraphs else (None, *chunk)
+                for item in self._forward(*parts, requested=requested):
+                    yield item
+
+    @staticmethod
+    def _forward(ns: Any, mode: str, data: Any, *, requested: set[str]) -> list[tuple[str, Any]]:
+        suffix = f"|{'|'.join(ns)}" if ns else ""
+        wanted = "messages-tuple" if mode == "messages" else mode
+        if wanted in requested:
+            return [(f"{mode}{suffix}", jsonable(data))]
+        if mode == "updates" and isinstance(data, dict) and data.get("__interrupt__"):
+            return [(f"values{suffix}", jsonable(data))]
+        return []
+
+    def _result(
+        self, status: RunStatus, snapshot: StateSnapshot, error: dict[str, Any] | None = None
+    ) -> RunResult:
+        checkpoint = _checkpoint_ref(snapshot.config)
+        return RunResult(
+            status=status,
+            values=jsonable(snapshot.values),
+            interrupts=pending_interrupts(snapshot),
+            error=error,
+            checkpoint_id=checkpoint["checkpoint_id"] if checkpoint else None,
+        )
+
+    async def current(self, thread_id: str, graph_id: str, status: RunStatus) -> RunResult:
+        """The thread as it stands now, e.g. after a cancelled run or a state update."""
+        snapshot = await self.graph(graph_id).aget_state({"configurable": {"thread_id": thread_id}})
+        return self._result(status, snapshot)
+
+    # ---- thread state --------------------------------------------------------------
+
+    async def get_state(
+        self,
+        thread_id: str,
+        graph_id: str,
+        *,
+        checkpoint_id: str | None = None,
+        checkpoint_ns: str = "",
+        subgraphs: bool = False,
+    ) -> dict[str, Any]:
+        configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
+        if checkpoint_id:
+            configurable["checkpoint_id"] = checkpoint_id
+        snapshot = await self.graph(graph_id).aget_state(
+            {"configurable": configurable}, subgraphs=subgraphs
+        )
+        if checkpoint_id and snapshot.config.get("configurable", {}).get("checkpoint_id") is None:
+            raise NotFound("Checkpoint not found.")
+        return snapshot_json(snapshot)
+
+    async def history(
+        self,
+        thread_id: str,
+        graph_id: str,
+        *,
+        limit: int,
+        before: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        checkpoint_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+        if checkpoint_id:
+            configurable["checkpoint_id"] = checkpoint_id
+        before_config = (
+            cast(RunnableConfig, {"configurable": {"checkpoint_id": before}}) if before else None
+        )
+        return [
+            snapshot_json(snapshot)
+            async for snapshot in self.graph(graph_id).aget_state_history(
+                {"configurable": configurable},
+                filter=metadata or None,
+                before=before_config,
+                limit=limit,
+            )
+        ]
+
+    async def update_state(
+        self,
+        thread_id: str,
+        graph_id: str,
+        *,
+        values: Any,
+        as_node: str | None,
+        checkpoint_id: str | None = None,
+    ) -> tuple[dict[str, Any], RunResult]:
+        graph = self.graph(graph_id)
+        configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+        if checkpoint_id:
+            configurable["checkpoint_id"] = checkpoint_id
+        if (
+            as_node is not None
+            and as_node not in graph.nodes
+            and as_node
+            not in (
+                "__start__",
+                "__end__",
+                "__input__",
+                "__copy__",
+            )
+        ):
+            raise InvalidInput(f"Unknown node {as_node!r} for as_node.")
+        try:
+            new_config = await graph.aupdate_state(
+                {"configurable": configurable}, values, as_node=as_node
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidInput(f"Cannot update state: {exc}") from exc
+        ref = _checkpoint_ref(new_config) or {}
+        snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        return ref, self._result(RunStatus.success, snapshot)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        await self.checkpointer.adelete_thread(thread_id)

@@ -1,0 +1,54 @@
+"""HTTP composition root: ``create_app(settings)`` builds the FastAPI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.api.deps import AppState
+from service.api.errors import add_exception_handlers
+from service.api.middleware import EdgeMiddleware
+from service.api.router import build_router
+from service.auth.jwt import TokenVerifier
+from service.bootstrap import build_worker, open_runtime
+from service.services.tenants import create_tenant
+from service.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        verifier = TokenVerifier(settings)
+        async with open_runtime(settings, role="api") as rt:
+            if settings.embedded and settings.demo_tenant:
+                await create_tenant(rt, settings.demo_tenant, "Demo tenant")
+            worker = build_worker(rt, settings, role="api") if settings.runs_worker_in_api else None
+            if worker is not None:
+                worker.start()
+            app.state.app = AppState(
+                runtime=rt,
+                verifier=verifier,
+                auto_provision_tenants=settings.auto_provision_tenants,
+            )
+            app.state.worker = worker
+            try:
+                yield
+            finally:
+                if worker is not None:
+                    await worker.stop(grace=5.0)
+                await verifier.aclose()
+
+    app = FastAPI(
+        title="Countersign",
+        version="0.1.0",
+        summary="Multi-tenant human-in-the-loop review for LangGraph agents",
+        lifespan=lifespan,
+    )
+    add_exception_handlers(app)
+    app.include_router(build_router())
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,99 @@
+"""In-process bell and event bus for the embedded default (one process runs it all).
+
+Shipped, not a test fake: it keeps each run's events for the replay window, so
+streams resume with ``Last-Event-ID`` exactly as with Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from service.queue.port import StreamEvent
+
+
+class MemoryBell:
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    async def ring(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+        rung = self._event.is_set()
+        self._event.clear()
+        return rung
+
+
+@dataclass
+class _RunStream:
+    events: list[StreamEvent] = field(default_factory=list)
+    done: bool = False
+    finished_at: float = 0.0
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+
+class MemoryEventBus:
+    def __init__(self, replay_seconds: float = 600.0) -> None:
+        self._streams: dict[str, _RunStream] = {}
+        self._replay_seconds = replay_seconds
+        self._handlers: list[Callable[[str, str], Awaitable[None]]] = []
+
+    def _stream(self, run_id: str) -> _RunStream:
+        stream = self._streams.get(run_id)
+        if stream is None:
+            self._expire()
+            stream = self._streams[run_id] = _RunStream()
+        return stream
+
+    def _expire(self) -> None:
+        cutoff = time.monotonic() - self._replay_seconds
+        for run_id in [r for r, s in self._streams.items() if s.done and s.finished_at < cutoff]:
+            del self._streams[run_id]
+
+    async def publish(self, run_id: str, event: str, data: bytes) -> str:
+        stream = self._stream(run_id)
+        event_id = str(len(stream.events) + 1)
+        async with stream.changed:
+            stream.events.append(StreamEvent(event_id, event, data))
+            stream.changed.notify_all()
+        return event_id
+
+    async def finish(self, run_id: str) -> None:
+        stream = self._stream(run_id)
+        async with stream.changed:
+            stream.done = True
+            stream.finished_at = time.monotonic()
+            stream.changed.notify_all()
+
+    async def has_stream(self, run_id: str) -> bool:
+        return run_id in self._streams
+
+    async def subscribe(
+        self, run_id: str, last_event_id: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        stream = self._stream(run_id)
+        position = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+        while True:
+            async with stream.changed:
+                while len(stream.events) <= position and not stream.done:
+                    await stream.changed.wait()
+                batch = stream.events[position:]
+                done = stream.done
+            for item in batch:
+                yield item
+            position += len(batch)
+            if done and position >= len(stream.events):
+                return
+
+    async def send_control(self, run_id: str, action: str) -> None:
+        for handler in list(self._handlers):
+            await handler(run_id, action)
+
+    def on_control(self, handler: Callable[[str, str], Awaitable[None]]) -> None:
+        self._handlers.append(handler)

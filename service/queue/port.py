@@ -1,0 +1,79 @@
+"""Ports for waking workers and moving run events between processes.
+
+Postgres (or SQLite) is the source of truth for runs. The ``Bell`` only shortens the
+time until a worker looks at the ledger; losing a ring costs latency, never a run.
+The ``EventBus`` carries stream parts of a run from the worker that executes it to any
+API process that streams it, keeping them for a replay window so a client can resume
+with ``Last-Event-ID``. Control messages (cancel) reach the worker holding a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    id: str
+    event: str
+    data: bytes  # JSON
+
+
+END_EVENT = "__end__"
+
+
+class Bell(Protocol):
+    async def ring(self) -> None:
+        """Say that a run became claimable. Must not block for long or raise."""
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait until rung or ``timeout`` seconds passed; True when rung."""
+
+
+class EventBus(Protocol):
+    async def publish(self, run_id: str, event: str, data: bytes) -> str:
+        """Append one event to the run's stream; returns its id."""
+
+    def subscribe(
+        self, run_id: str, last_event_id: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """Events after ``last_event_id`` (from the start when None), live, until the end marker."""
+
+    async def finish(self, run_id: str) -> None:
+        """Mark the run's stream complete; subscribers stop after draining it."""
+
+    async def has_stream(self, run_id: str) -> bool:
+        """Whether events of this run are still kept."""
+
+    async def send_control(self, run_id: str, action: str) -> None:
+        """Deliver a control action (e.g. ``cancel:interrupt``) to whoever runs it."""
+
+    def on_control(self, handler: Callable[[str, str], Awaitable[None]]) -> None:
+        """Register the worker's handler for control actions."""
+
+
+@dataclass
+class PendingJobs:
+    """Bell rings collected during a transaction, sent only after it commits."""
+
+    rings: int = 0
+    controls: list[tuple[str, str]] = field(default_factory=list)
+
+    def ring(self) -> None:
+        self.rings += 1
+
+    def control(self, run_id: str, action: str) -> None:
+        self.controls.append((run_id, action))
+
+    async def flush(self, bell: Bell, bus: EventBus) -> None:
+        rings, controls = self.rings, self.controls
+        self.rings, self.controls = 0, []
+        for run_id, action in controls:
+            await bus.send_control(run_id, action)
+        if rings:
+            await bell.ring()
+
+    def discard(self) -> None:
+        self.rings, self.controls = 0, []

@@ -1,0 +1,1 @@
+"""Use cases: plain async functions over ports. No HTTP, no SQL, no settings."""

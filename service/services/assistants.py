@@ -1,0 +1,150 @@
+"""Assistants: a configured graph. Each tenant gets one default assistant per graph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.domain.ids import uuid7
+from service.domain.principal import Principal
+from service.errors import Conflict, InvalidInput, NotFound
+from service.models import Assistant
+from service.models.base import utcnow
+from service.services.runtime import Runtime
+from service.services.tenants import default_assistant_id
+from service.store.store import Store
+
+
+def _not_found() -> NotFound:
+    return NotFound("Assistant not found.")
+
+
+async def resolve(store: Store, rt: Runtime, tenant_id: str, assistant_id: str) -> Assistant:
+    """An assistant by id, or the tenant's default assistant when given a graph id."""
+    if assistant_id in rt.engine.graph_ids:
+        assistant_id = default_assistant_id(tenant_id, assistant_id)
+    assistant = await store.assistants.get(assistant_id, tenant_id=tenant_id)
+    if assistant is None:
+        raise _not_found()
+    return assistant
+
+
+async def get(rt: Runtime, principal: Principal, assistant_id: str) -> Assistant:
+    async with rt.transaction() as uow:
+        return await resolve(uow.store, rt, principal.tenant_id, assistant_id)
+
+
+async def create(
+    rt: Runtime,
+    principal: Principal,
+    *,
+    graph_id: str,
+    assistant_id: str | None,
+    config: dict[str, Any],
+    context: dict[str, Any],
+    metadata: dict[str, Any],
+    name: str | None,
+    description: str | None,
+    if_exists: str,
+) -> Assistant:
+    if graph_id not in rt.engine.graph_ids:
+        raise InvalidInput(f"Unknown graph_id {graph_id!r}.")
+    async with rt.transaction() as uow:
+        if assistant_id:
+            existing = await uow.store.assistants.get(assistant_id, tenant_id=principal.tenant_id)
+            if existing is not None:
+                if if_exists == "do_nothing":
+                    return existing
+                raise Conflict("Assistant already exists.")
+        assistant = Assistant(
+            assistant_id=assistant_id or uuid7(),
+            tenant_id=principal.tenant_id,
+            graph_id=graph_id,
+            name=name or "Untitled",
+            description=description,
+            config=config,
+            context=context,
+            metadata_={**metadata, "created_by": principal.subject},
+            version=1,
+        )
+        uow.store.assistants.add(assistant)
+        await uow.store.flush()
+        return assistant
+
+
+async def update(
+    rt: Runtime,
+    principal: Principal,
+    assistant_id: str,
+    *,
+    graph_id: str | None,
+    config: dict[str, Any] | None,
+    context: dict[str, Any] | None,
+    metadata: dict[str, Any] | None,
+    name: str | None,
+    description: str | None,
+) -> Assistant:
+    if graph_id is not None and graph_id not in rt.engine.graph_ids:
+        raise InvalidInput(f"Unknown graph_id {graph_id!r}.")
+    async with rt.transaction() as uow:
+        assistant = await resolve(uow.store, rt, principal.tenant_id, assistant_id)
+        if graph_id is not None:
+            assistant.graph_id = graph_id
+        if config is not None:
+            assistant.config = config
+        if context is not None:
+            assistant.context = context
+        if metadata is not None:
+            assistant.metadata_ = {**assistant.metadata_, **metadata}
+        if name is not None:
+            assistant.name = name
+        if description is not None:
+            assistant.description = description
+        assistant.version += 1
+        assistant.updated_at = utcnow()
+        await uow.store.flush()
+        return assistant
+
+
+async def delete(rt: Runtime, principal: Principal, assistant_id: str) -> None:
+    async with rt.transaction() as uow:
+        assistant = await resolve(uow.store, rt, principal.tenant_id, assistant_id)
+        await uow.store.assistants.delete(assistant.assistant_id, tenant_id=principal.tenant_id)
+
+
+async def search(
+    rt: Runtime,
+    principal: Principal,
+    *,
+    graph_id: str | None,
+    name: str | None,
+    metadata: dict[str, Any] | None,
+    limit: int,
+    offset: int,
+    sort_by: str,
+    descending: bool,
+) -> list[Assistant]:
+    async with rt.transaction() as uow:
+        return await uow.store.assistants.search(
+            tenant_id=principal.tenant_id,
+            graph_id=graph_id,
+            name=name,
+            metadata=metadata,
+            limit=min(limit, rt.limits.list_cap),
+            offset=offset,
+            sort_by=sort_by,
+            descending=descending,
+        )
+
+
+async def count(
+    rt: Runtime,
+    principal: Principal,
+    *,
+    graph_id: str | None,
+    name: str | None,
+    metadata: dict[str, Any] | None,
+) -> int:
+    async with rt.transaction() as uow:
+        return await uow.store.assistants.count(
+            tenant_id=principal.tenant_id, graph_id=graph_id, name=name, metadata=metadata
+        )

@@ -1,0 +1,361 @@
+"""The run worker: claim from the ledger, execute with the engine, finalize fenced.
+
+A run is claimed with a lease (owner, expiry) and a fencing token (``fence``, bumped at
+every claim). Every write of an attempt carries its fence, so an attempt whose lease
+was taken over (a paused or partitioned worker) writes nothing. The worker renews its
+leases, a reaper gives expired runs back to the queue until the attempt cap, and the
+ledger (not the bell) decides what runs: a lost bell ring costs latency only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from service.domain.runs import RunResult, RunSpec, RunStatus, ThreadStatus, wait_output
+from service.errors import FencedWrite
+from service.models import Run
+from service.models.base import utcnow
+from service.services import threads
+from service.services.runtime import Runtime
+from service.store.runs import Lease
+
+log = logging.getLogger(__name__)
+
+Failpoint = Callable[[str], None]
+
+
+def _no_failpoint(_name: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    worker_id: str
+    concurrency: int = 8
+    lease_ttl: float = 60.0
+    renew_every: float = 15.0
+    reaper_every: float = 30.0
+    poll_every: float = 5.0
+    max_attempts: int = 3
+
+
+@dataclass
+class WorkerStats:
+    claimed: int = 0
+    finished: int = 0
+    fenced_writes_rejected: int = 0
+    requeued: int = 0
+    failed_attempt_cap: int = 0
+
+
+@dataclass
+class _Active:
+    run: Run
+    lease: Lease
+    task: asyncio.Task[RunResult] | None = None
+    cancel_action: str | None = None
+    lost: bool = False
+    draining: bool = False
+
+
+def _json(data: Any) -> bytes:
+    return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
+def spec_for(run: Run) -> RunSpec:
+    kwargs = run.kwargs
+    return RunSpec(
+        run_id=run.run_id,
+        thread_id=run.thread_id,
+        graph_id=run.graph_id,
+        assistant_id=run.assistant_id,
+        attempt=run.attempt,
+        fence=run.fence,
+        input=kwargs.get("input"),
+        command=kwargs.get("command"),
+        config=kwargs.get("config") or {},
+        context=kwargs.get("context"),
+        metadata=run.metadata_,
+        stream_mode=tuple(kwargs.get("stream_mode") or ("values",)),
+        stream_subgraphs=bool(kwargs.get("subgraphs")),
+        interrupt_before=kwargs.get("interrupt_before"),
+        interrupt_after=kwargs.get("interrupt_after"),
+        checkpoint_id=kwargs.get("checkpoint_id"),
+        durability=kwargs.get("durability"),
+        temporary=run.temporary,
+    )
+
+
+class RunWorker:
+    def __init__(
+        self, rt: Runtime, config: WorkerConfig, *, failpoint: Failpoint = _no_failpoint
+    ) -> None:
+        self.rt = rt
+        self.config = config
+        self.failpoint = failpoint
+        self.stats = WorkerStats()
+        self._active: dict[str, _Active] = {}
+        self._loops: list[asyncio.Task[None]] = []
+        self._runs: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._stopping = asyncio.Event()
+
+    @property
+    def active_runs(self) -> int:
+        return len(self._active)
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.rt.bus.on_control(self._on_control)
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="worker-claim"),
+            asyncio.create_task(self._renew_loop(), name="worker-renew"),
+            asyncio.create_task(self._reap_loop(), name="worker-reap"),
+        ]
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Claim nothing more; let runs finish for ``grace`` seconds, then hand them back."""
+        self._stopping.set()
+        for loop in self._loops:
+            if loop.get_name() == "worker-claim":
+                loop.cancel()
+        if self._runs:
+            _, still = await asyncio.wait(set(self._runs), timeout=grace)
+            for active in list(self._active.values()):
+                active.draining = True
+                if active.task is not None:
+                    active.task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=10)
+        for loop in self._loops:
+            loop.cancel()
+        for loop in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+
+    # ---- claiming -------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping.is_set():
+            await self._slots.acquire()
+            try:
+                run = await self._claim()
+            except Exception:
+                log.warning("claim failed; retrying", exc_info=True)
+                self._slots.release()
+                await asyncio.sleep(1.0)
+                continue
+            if run is None:
+                self._slots.release()
+                await self.rt.bell.wait(self.config.poll_every)
+                continue
+            task = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")
+            self._runs.add(task)
+            task.add_done_callback(self._run_done)
+
+    def _run_done(self, task: asyncio.Task[None]) -> None:
+        self._runs.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("run task crashed", exc_info=task.exception())
+
+    async def _claim(self) -> Run | None:
+        async with self.rt.transaction() as uow:
+            run = await uow.store.runs.claim(
+                self.config.worker_id, now=utcnow(), lease_ttl=self.config.lease_ttl
+            )
+        if run is not None:
+            self.stats.claimed += 1
+            self.failpoint("after_claim")
+        return run
+
+    # ---- executing ------------------------------------------------------------------
+
+    async def _emit(self, run_id: str, event: str, data: Any) -> None:
+        try:
+            await self.rt.bus.publish(run_id, event, _json(data))
+        except Exception:  # streaming is best effort; the run and its state are not
+            log.warning("could not publish %s event of run %s", event, run_id, exc_info=True)
+
+    async def _execute(self, run: Run) -> None:
+        lease = Lease(run.run_id, run.fence)
+        active = _Active(run=run, lease=lease)
+        self._active[run.run_id] = active
+        try:
+            await self._emit(run.run_id, "metadata", {"run_id": run.run_id, "attempt": run.attempt})
+            spec = spec_for(run)
+
+            async def emit(event: str, data: Any) -> None:
+                await self._emit(run.run_id, event, data)
+
+            active.task = asyncio.create_task(self.rt.engine.execute(spec, emit))
+            try:
+                result = await active.task
+            except asyncio.CancelledError:
+                if active.lost:
+                    log.warning("run %s: lease lost, attempt abandoned", run.run_id)
+                    return
+                if active.draining or (active.cancel_action is None and self._stopping.is_set()):
+                    await self._release(lease)
+                    return
+                if active.cancel_action is None:
+                    raise
+                result = await self.rt.engine.current(
+                    run.thread_id, run.graph_id, RunStatus.interrupted
+                )
+            except Exception:
+                # infrastructure failure (checkpointer, database): leave the lease to
+                # expire so the reaper retries the run, up to the attempt cap
+                log.exception(
+                    "run %s: attempt %s failed outside the graph", run.run_id, run.attempt
+                )
+                return
+            self.failpoint("after_checkpoint_before_finalize")
+            await self._finalize(run, lease, result)
+            self.failpoint("after_finalize_before_ack")
+        finally:
+            self._active.pop(run.run_id, None)
+
+    async def _finalize(self, run: Run, lease: Lease, result: RunResult) -> None:
+        now = utcnow()
+        delete_thread = run.temporary and run.on_completion == "delete"
+        try:
+            async with self.rt.transaction() as uow:
+                output = None
+                if run.temporary:
+                    pending = [{"id": i.interrupt_id, "value": i.value} for i in result.interrupts]
+                    output = wait_output(result.values, pending)
+                if not await uow.store.runs.finish(
+                    lease, status=result.status, error=result.error, now=now, output=output
+                ):
+                    raise FencedWrite()
+                thread = await uow.store.threads.get(
+                    run.thread_id, tenant_id=run.tenant_id, lock=True
+                )
+                if thread is not None and delete_thread:
+                    await uow.store.threads.delete(thread.thread_id, tenant_id=run.tenant_id)
+                elif thread is not None:
+                    queued = await uow.store.runs.inflight(
+                        thread.thread_id, tenant_id=run.tenant_id
+                    )
+                    await threads.apply_result(
+                        uow.store,
+                        thread,
+                        result,
+                        run_id=run.run_id,
+                        graph_id=run.graph_id,
+                        busy=bool(queued),
+                    )
+                    if queued:
+                        uow.jobs.ring()
+        except FencedWrite:
+            self.stats.fenced_writes_rejected += 1
+            log.warning("run %s: finalize rejected, a newer attempt owns it", run.run_id)
+            return
+        self.stats.finished += 1
+        await self._end_stream(run.run_id)
+        if delete_thread:
+            await self.rt.engine.delete_thread(run.thread_id)
+
+    async def _end_stream(self, run_id: str) -> None:
+        try:
+            await self.rt.bus.finish(run_id)
+        except Exception:
+            log.warning("could not close the event stream of run %s", run_id, exc_info=True)
+
+    async def _release(self, lease: Lease) -> None:
+        with contextlib.suppress(Exception):
+            async with self.rt.transaction() as uow:
+                await uow.store.runs.release(lease, now=utcnow())
+                uow.jobs.ring()
+
+    # ---- control, leases, reaper ----------------------------------------------------
+
+    async def _on_control(self, run_id: str, action: str) -> None:
+        active = self._active.get(run_id)
+        if active is None or not action.startswith("cancel:"):
+            return
+        self._cancel(active, action.removeprefix("cancel:"))
+
+    @staticmethod
+    def _cancel(active: _Active, action: str) -> None:
+        if active.cancel_action is None:
+            active.cancel_action = action
+            if active.task is not None:
+                active.task.cancel()
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.renew_every)
+            try:
+                await self.renew_once()
+            except Exception:
+                log.warning("lease renewal failed", exc_info=True)
+
+    async def renew_once(self) -> None:
+        held = [a.lease for a in self._active.values()]
+        if not held:
+            return
+        async with self.rt.transaction() as uow:
+            renewed = await uow.store.runs.renew(
+                self.config.worker_id, held, now=utcnow(), lease_ttl=self.config.lease_ttl
+            )
+        still = {r.run_id: r for r in renewed}
+        for lease in held:
+            active = self._active.get(lease.run_id)
+            if active is None:
+                continue
+            renewal = still.get(lease.run_id)
+            if renewal is None:
+                active.lost = True
+                if active.task is not None:
+                    active.task.cancel()
+            elif renewal.cancel_requested:
+                self._cancel(active, renewal.cancel_requested)
+
+    async def _reap_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.reaper_every)
+            try:
+                await self.reap_once()
+            except Exception:
+                log.warning("reaper pass failed", exc_info=True)
+
+    async def reap_once(self) -> int:
+        """Give runs with expired leases back to the queue, or fail them at the cap."""
+        now = utcnow()
+        touched = 0
+        failed: list[str] = []
+        async with self.rt.transaction() as uow:
+            for run in await uow.store.runs.expired(now=now):
+                touched += 1
+                if run.attempt >= self.config.max_attempts:
+                    self.stats.failed_attempt_cap += 1
+                    error = {
+                        "error": "MaxAttemptsExceeded",
+                        "message": f"run failed {run.attempt} attempts",
+                    }
+                    await uow.store.runs.fail(run, error=error, now=now)
+                    failed.append(run.run_id)
+                    await uow.store.threads.set_state(
+                        run.thread_id,
+                        tenant_id=run.tenant_id,
+                        status=ThreadStatus.error.value,
+                        set_values=False,
+                        now=now,
+                    )
+                else:
+                    self.stats.requeued += 1
+                    await uow.store.runs.requeue(run, now=now)
+                    uow.jobs.ring()
+        for run_id in failed:
+            await self._end_stream(run_id)
+        return touched

@@ -1,0 +1,337 @@
+"""Runs: durable creation (then 202), multitask strategies, cancel, join, wait, stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from service.domain.ids import new_thread_id, resolve_thread_id, uuid7
+from service.domain.principal import Principal
+from service.domain.runs import (
+    CancelAction,
+    MultitaskStrategy,
+    RunStatus,
+    ThreadStatus,
+    wait_output,
+)
+from service.errors import Conflict, InvalidInput, NotFound, ThreadBusy
+from service.models import Run, Thread
+from service.models.base import utcnow
+from service.queue.port import StreamEvent
+from service.services import assistants, threads
+from service.services import interrupts as interrupt_index
+from service.services.runtime import Runtime, UnitOfWork
+from service.store.store import Store
+
+DEFAULT_STREAM_MODE = ("values",)
+WAIT_POLL = 5.0  # seconds between ledger checks while waiting for a run
+
+
+def run_not_found() -> NotFound:
+    return NotFound("Run not found.")
+
+
+@dataclass
+class RunRequest:
+    """A run as the client asked for it (LangGraph Server ``RunCreate`` fields)."""
+
+    assistant_id: str
+    input: Any = None
+    command: dict[str, Any] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    stream_mode: list[str] = field(default_factory=lambda: list(DEFAULT_STREAM_MODE))
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+    interrupt_before: Any = None
+    interrupt_after: Any = None
+    checkpoint_id: str | None = None
+    webhook: str | None = None
+    multitask_strategy: MultitaskStrategy = MultitaskStrategy.enqueue
+    if_not_exists: str = "reject"
+    on_completion: str | None = None
+    after_seconds: float | None = None
+    durability: str | None = None
+    feedback_keys: list[str] | None = None
+
+
+async def _cancel_inflight(uow: UnitOfWork, inflight: list[Run], action: CancelAction) -> None:
+    now = utcnow()
+    for run in inflight:
+        if await uow.store.runs.cancel_pending(run.run_id, now=now):
+            continue
+        if await uow.store.runs.request_cancel(run.run_id, action.value, now=now):
+            uow.jobs.control(run.run_id, f"cancel:{action.value}")
+
+
+async def _thread_for_run(
+    uow: UnitOfWork, principal: Principal, raw_thread_id: str | None, request: RunRequest
+) -> tuple[Thread, bool]:
+    if raw_thread_id is None:
+        thread = threads.new_thread(principal, new_thread_id(principal.tenant_id), {})
+        uow.store.threads.add(thread)
+        return thread, True
+    thread_id = resolve_thread_id(principal.tenant_id, raw_thread_id)
+    existing = await uow.store.threads.get(thread_id, tenant_id=principal.tenant_id, lock=True)
+    if existing is not None:
+        return existing, False
+    if request.if_not_exists != "create":
+        raise threads.not_found()
+    created = threads.new_thread(principal, thread_id, {})
+    uow.store.threads.add(created)
+    return created, False
+
+
+async def create(
+    rt: Runtime, principal: Principal, raw_thread_id: str | None, request: RunRequest
+) -> Run:
+    """Write the run durably and ring the bell; the caller answers 202 with it."""
+    if request.command is not None and request.input is not None:
+        raise InvalidInput("Send either input or command, not both.")
+    if request.command is not None and not any(
+        request.command.get(k) is not None for k in ("resume", "update", "goto")
+    ):
+        raise InvalidInput("command needs at least one of resume, update or goto.")
+    now = utcnow()
+    run_id = uuid7()
+    async with rt.transaction() as uow:
+        assistant = await assistants.resolve(
+            uow.store, rt, principal.tenant_id, request.assistant_id
+        )
+        thread, temporary = await _thread_for_run(uow, principal, raw_thread_id, request)
+        inflight = (
+            []
+            if temporary
+            else await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id)
+        )
+        strategy = request.multitask_strategy
+        if inflight and strategy is MultitaskStrategy.reject:
+            raise ThreadBusy()
+        if inflight and strategy in (MultitaskStrategy.interrupt, MultitaskStrategy.rollback):
+            action = (
+                CancelAction.rollback
+                if strategy is MultitaskStrategy.rollback
+                else CancelAction.interrupt
+            )
+            await _cancel_inflight(uow, inflight, action)
+        command = request.command
+        if command is not None and command.get("resume") is not None:
+            answers = await interrupt_index.claim_for_resume(
+                uow.store,
+                tenant_id=principal.tenant_id,
+                thread_id=thread.thread_id,
+                resume=command["resume"],
+                by=principal.subject,
+                run_id=run_id,
+                now=now,
+            )
+            command = {**command, "resume": answers}
+        metadata = {
+            **request.metadata,
+            "graph_id": assistant.graph_id,
+            "assistant_id": assistant.assistant_id,
+        }
+        config = _merge_config(assistant.config, request.config)
+        run = Run(
+            run_id=run_id,
+            tenant_id=principal.tenant_id,
+            thread_id=thread.thread_id,
+            assistant_id=assistant.assistant_id,
+            graph_id=assistant.graph_id,
+            created_by=principal.subject,
+            status=RunStatus.pending.value,
+            multitask_strategy=strategy.value,
+            kwargs={
+                "input": request.input,
+                "command": command,
+                "config": config,
+                "context": {**(assistant.context or {}), **(request.context or {})} or None,
+                "stream_mode": list(request.stream_mode or DEFAULT_STREAM_MODE),
+                "subgraphs": request.stream_subgraphs,
+                "resumable": request.stream_resumable,
+                "interrupt_before": request.interrupt_before,
+                "interrupt_after": request.interrupt_after,
+                "checkpoint_id": request.checkpoint_id,
+                "durability": request.durability,
+                "feedback_keys": request.feedback_keys,
+                "webhook": request.webhook,
+                "temporary": temporary,
+            },
+            metadata_=metadata,
+            temporary=temporary,
+            on_completion=request.on_completion or ("delete" if temporary else "keep"),
+            webhook=request.webhook,
+            attempt=0,
+            fence=0,
+            available_at=now + timedelta(seconds=request.after_seconds or 0),
+            created_at=now,
+            updated_at=now,
+        )
+        uow.store.runs.add(run)
+        thread.status = ThreadStatus.busy.value
+        thread.updated_at = now
+        if thread.metadata_.get("graph_id") != assistant.graph_id:
+            thread.metadata_ = {
+                **thread.metadata_,
+                "graph_id": assistant.graph_id,
+                "assistant_id": assistant.assistant_id,
+            }
+        await uow.store.flush()
+        uow.jobs.ring()
+    return run
+
+
+def _merge_config(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = {**base, **extra}
+    configurable = {**(base.get("configurable") or {}), **(extra.get("configurable") or {})}
+    for key in ("thread_id", "checkpoint_id", "checkpoint_ns", "run_id"):
+        configurable.pop(key, None)  # the server decides these, never the body
+    if configurable:
+        merged["configurable"] = configurable
+    return merged
+
+
+async def _load(store: Store, principal: Principal, raw_thread_id: str, run_id: str) -> Run:
+    thread_id = resolve_thread_id(principal.tenant_id, raw_thread_id)
+    run = await store.runs.get(run_id, tenant_id=principal.tenant_id, thread_id=thread_id)
+    if run is None:
+        raise run_not_found()
+    return run
+
+
+async def get(rt: Runtime, principal: Principal, raw_thread_id: str, run_id: str) -> Run:
+    async with rt.transaction() as uow:
+        return await _load(uow.store, principal, raw_thread_id, run_id)
+
+
+async def get_any(rt: Runtime, principal: Principal, run_id: str) -> Run:
+    async with rt.transaction() as uow:
+        run = await uow.store.runs.get(run_id, tenant_id=principal.tenant_id)
+    if run is None:
+        raise run_not_found()
+    return run
+
+
+async def list_runs(
+    rt: Runtime,
+    principal: Principal,
+    raw_thread_id: str,
+    *,
+    limit: int,
+    offset: int,
+    status: str | None,
+) -> list[Run]:
+    async with rt.transaction() as uow:
+        thread = await threads.load(uow.store, principal, raw_thread_id)
+        return await uow.store.runs.list_for_thread(
+            thread.thread_id,
+            tenant_id=principal.tenant_id,
+            limit=min(limit, rt.limits.list_cap),
+            offset=offset,
+            status=status,
+        )
+
+
+async def cancel(
+    rt: Runtime,
+    principal: Principal,
+    raw_thread_id: str,
+    run_id: str,
+    *,
+    action: CancelAction,
+    wait: bool,
+) -> Run:
+    async with rt.transaction() as uow:
+        run = await _load(uow.store, principal, raw_thread_id, run_id)
+        if not RunStatus(run.status).terminal:
+            await _cancel_inflight(uow, [run], action)
+        cancelled_pending = run.status == RunStatus.pending.value
+    if cancelled_pending:
+        await _settle_cancelled_pending(rt, principal, run)
+    if wait:
+        await wait_until_done(rt, principal, run)
+    return await get(rt, principal, raw_thread_id, run_id)
+
+
+async def _settle_cancelled_pending(rt: Runtime, principal: Principal, run: Run) -> None:
+    """A pending run cancelled before any worker took it: the thread goes back to rest."""
+    async with rt.transaction() as uow:
+        thread = await uow.store.threads.get(
+            run.thread_id, tenant_id=principal.tenant_id, lock=True
+        )
+        if thread is not None and not await uow.store.runs.inflight(
+            thread.thread_id, tenant_id=principal.tenant_id
+        ):
+            pending = await uow.store.interrupts.pending_for_threads(
+                [thread.thread_id], tenant_id=principal.tenant_id
+            )
+            status = ThreadStatus.interrupted if pending else ThreadStatus.idle
+            await uow.store.threads.set_state(
+                thread.thread_id,
+                tenant_id=principal.tenant_id,
+                status=status.value,
+                set_values=False,
+            )
+    await rt.bus.finish(run.run_id)
+
+
+async def delete(rt: Runtime, principal: Principal, raw_thread_id: str, run_id: str) -> None:
+    async with rt.transaction() as uow:
+        run = await _load(uow.store, principal, raw_thread_id, run_id)
+        if not RunStatus(run.status).terminal:
+            raise Conflict("Run is still in flight; cancel it first.")
+        await uow.store.runs.delete(run.run_id, tenant_id=principal.tenant_id)
+
+
+async def _drain(events: AsyncIterator[StreamEvent]) -> None:
+    async for _ in events:
+        pass
+
+
+async def wait_until_done(rt: Runtime, principal: Principal, run: Run) -> Run:
+    """Block until the run ends: follow its event stream, re-reading the ledger often."""
+    while True:
+        async with rt.transaction() as uow:
+            current = await uow.store.runs.get(run.run_id, tenant_id=principal.tenant_id)
+        if current is None:
+            raise run_not_found()
+        if RunStatus(current.status).terminal:
+            return current
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_drain(rt.bus.subscribe(run.run_id, None)), timeout=WAIT_POLL)
+
+
+async def final_values(rt: Runtime, principal: Principal, run: Run) -> Any:
+    """What ``/wait`` and ``/join`` return for a finished run."""
+    if run.status == RunStatus.error.value and run.error:
+        return {"__error__": run.error}
+    if run.temporary:
+        return run.output
+    async with rt.transaction() as uow:
+        thread = await uow.store.threads.get(run.thread_id, tenant_id=principal.tenant_id)
+        if thread is None:
+            return run.output
+        view = (await threads.views(uow.store, principal.tenant_id, [thread]))[0]
+    pending = [{"id": r.interrupt_id, "value": r.value} for r in view.pending]
+    return wait_output(thread.values, pending)
+
+
+async def join(rt: Runtime, principal: Principal, raw_thread_id: str, run_id: str) -> Any:
+    run = await get(rt, principal, raw_thread_id, run_id)
+    done = await wait_until_done(rt, principal, run)
+    return await final_values(rt, principal, done)
+
+
+async def stream(
+    rt: Runtime, principal: Principal, run: Run, last_event_id: str | None
+) -> AsyncIterator[StreamEvent]:
+    """The run's events from ``last_event_id`` on; nothing when it ended past the window."""
+    if RunStatus(run.status).terminal and not await rt.bus.has_stream(run.run_id):
+        return
+    async for item in rt.bus.subscribe(run.run_id, last_event_id):
+        yield item

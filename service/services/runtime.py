@@ -1,0 +1,53 @@
+"""App-wide resources handed to every use case, and the unit of work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from service.engine.executor import GraphEngine
+from service.queue.port import Bell, EventBus, PendingJobs
+from service.store.store import Store, StoreFactory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    list_cap: int = 1000
+    stream_replay_seconds: int = 600
+    lease_ttl_seconds: float = 60.0
+    max_attempts: int = 3
+
+
+@dataclass
+class UnitOfWork:
+    store: Store
+    jobs: PendingJobs
+
+
+@dataclass
+class Runtime:
+    stores: StoreFactory
+    engine: GraphEngine
+    bell: Bell
+    bus: EventBus
+    limits: Limits = field(default_factory=Limits)
+    known_tenants: set[str] = field(default_factory=set)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """One transaction; queued bells and control messages go out after it commits."""
+        jobs = PendingJobs()
+        try:
+            async with self.stores.transaction() as store:
+                yield UnitOfWork(store=store, jobs=jobs)
+        except BaseException:
+            jobs.discard()
+            raise
+        try:
+            await jobs.flush(self.bell, self.bus)
+        except Exception:  # the ledger is the truth: a lost ring costs latency only
+            log.warning("could not ring the queue bell after commit", exc_info=True)

@@ -1,0 +1,305 @@
+"""Threads: the service row (tenant, owner, status, values) plus state from the engine."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from service.domain.ids import new_session_id_from_client, new_thread_id, resolve_thread_id
+from service.domain.interrupts import InterruptStatus
+from service.domain.principal import Principal
+from service.domain.runs import RunResult, RunStatus, ThreadStatus
+from service.errors import Conflict, NotFound
+from service.models import Interrupt, Thread
+from service.models.base import utcnow
+from service.services import interrupts as interrupt_index
+from service.services.runtime import Runtime
+from service.store.store import Store
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    thread: Thread
+    pending: list[Interrupt]
+
+    @property
+    def interrupts(self) -> dict[str, list[dict[str, Any]]]:
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in self.pending:
+            grouped[row.task_id].append({"id": row.interrupt_id, "value": row.value})
+        return dict(grouped)
+
+
+def not_found() -> NotFound:
+    return NotFound("Thread not found.")
+
+
+async def load(store: Store, principal: Principal, raw_id: str, *, lock: bool = False) -> Thread:
+    """The caller's thread or the standard 404; the tenant prefix is checked first."""
+    thread_id = resolve_thread_id(principal.tenant_id, raw_id)
+    thread = await store.threads.get(thread_id, tenant_id=principal.tenant_id, lock=lock)
+    if thread is None:
+        raise not_found()
+    return thread
+
+
+async def views(store: Store, tenant_id: str, threads: list[Thread]) -> list[ThreadView]:
+    waiting = [t.thread_id for t in threads if t.status == ThreadStatus.interrupted.value]
+    rows = await store.interrupts.pending_for_threads(waiting, tenant_id=tenant_id)
+    by_thread: dict[str, list[Interrupt]] = defaultdict(list)
+    for row in rows:
+        by_thread[row.thread_id].append(row)
+    return [ThreadView(t, by_thread.get(t.thread_id, [])) for t in threads]
+
+
+def new_thread(principal: Principal, thread_id: str, metadata: dict[str, Any]) -> Thread:
+    now = utcnow()
+    return Thread(
+        thread_id=thread_id,
+        tenant_id=principal.tenant_id,
+        owner=principal.subject,
+        status=ThreadStatus.idle.value,
+        metadata_={**metadata, "owner": principal.subject},
+        values=None,
+        config={},
+        error=None,
+        created_at=now,
+        updated_at=now,
+        state_updated_at=now,
+    )
+
+
+async def create(
+    rt: Runtime,
+    principal: Principal,
+    *,
+    thread_id: str | None,
+    metadata: dict[str, Any],
+    if_exists: str,
+) -> ThreadView:
+    full_id = (
+        new_session_id_from_client(principal.tenant_id, thread_id)
+        if thread_id
+        else new_thread_id(principal.tenant_id)
+    )
+    async with rt.transaction() as uow:
+        existing = await uow.store.threads.get(full_id, tenant_id=principal.tenant_id)
+        if existing is not None:
+            if if_exists == "do_nothing":
+                return (await views(uow.store, principal.tenant_id, [existing]))[0]
+            raise Conflict("Thread already exists.")
+        thread = new_thread(principal, full_id, metadata)
+        uow.store.threads.add(thread)
+        await uow.store.flush()
+        return ThreadView(thread, [])
+
+
+async def get(rt: Runtime, principal: Principal, thread_id: str) -> ThreadView:
+    async with rt.transaction() as uow:
+        thread = await load(uow.store, principal, thread_id)
+        return (await views(uow.store, principal.tenant_id, [thread]))[0]
+
+
+async def update(
+    rt: Runtime, principal: Principal, thread_id: str, *, metadata: dict[str, Any]
+) -> ThreadView:
+    async with rt.transaction() as uow:
+        thread = await load(uow.store, principal, thread_id, lock=True)
+        thread.metadata_ = {**thread.metadata_, **metadata, "owner": thread.owner}
+        thread.updated_at = utcnow()
+        await uow.store.flush()
+        return (await views(uow.store, principal.tenant_id, [thread]))[0]
+
+
+async def delete(rt: Runtime, principal: Principal, thread_id: str) -> None:
+    """Delete the thread, its runs (cancelling those in flight) and its checkpoints."""
+    now = utcnow()
+    async with rt.transaction() as uow:
+        thread = await load(uow.store, principal, thread_id, lock=True)
+        for run in await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id):
+            if not await uow.store.runs.cancel_pending(run.run_id, now=now):
+                await uow.store.runs.request_cancel(run.run_id, "interrupt", now=now)
+                uow.jobs.control(run.run_id, "cancel:interrupt")
+        await uow.store.interrupts.close_for_thread(
+            thread.thread_id,
+            tenant_id=principal.tenant_id,
+            status=InterruptStatus.cancelled,
+            now=now,
+        )
+        await uow.store.runs.delete_for_thread(thread.thread_id, tenant_id=principal.tenant_id)
+        await uow.store.threads.delete(thread.thread_id, tenant_id=principal.tenant_id)
+    await rt.engine.delete_thread(thread.thread_id)
+
+
+async def search(
+    rt: Runtime,
+    principal: Principal,
+    *,
+    ids: list[str] | None,
+    metadata: dict[str, Any] | None,
+    values: dict[str, Any] | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    sort_by: str,
+    descending: bool,
+) -> list[ThreadView]:
+    full_ids = None
+    if ids is not None:
+        full_ids = []
+        for raw in ids:
+            try:
+                full_ids.append(resolve_thread_id(principal.tenant_id, raw))
+            except NotFound:
+                continue  # a foreign or malformed id matches nothing
+    async with rt.transaction() as uow:
+        threads = await uow.store.threads.search(
+            tenant_id=principal.tenant_id,
+            ids=full_ids,
+            status=status,
+            metadata=metadata,
+            values=values,
+            limit=min(limit, rt.limits.list_cap),
+            offset=offset,
+            sort_by=sort_by,
+            descending=descending,
+        )
+        return await views(uow.store, principal.tenant_id, threads)
+
+
+async def count(
+    rt: Runtime,
+    principal: Principal,
+    *,
+    metadata: dict[str, Any] | None,
+    values: dict[str, Any] | None,
+    status: str | None,
+) -> int:
+    async with rt.transaction() as uow:
+        return await uow.store.threads.count(
+            tenant_id=principal.tenant_id, status=status, metadata=metadata, values=values
+        )
+
+
+def graph_of(thread: Thread) -> str | None:
+    graph_id = thread.metadata_.get("graph_id")
+    return graph_id if isinstance(graph_id, str) else None
+
+
+def empty_state(thread_id: str) -> dict[str, Any]:
+    return {
+        "values": {},
+        "next": [],
+        "tasks": [],
+        "metadata": {},
+        "created_at": None,
+        "checkpoint": {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": None},
+        "parent_checkpoint": None,
+        "interrupts": [],
+        "checkpoint_id": None,
+        "parent_checkpoint_id": None,
+    }
+
+
+async def get_state(
+    rt: Runtime,
+    principal: Principal,
+    thread_id: str,
+    *,
+    checkpoint_id: str | None = None,
+    subgraphs: bool = False,
+) -> dict[str, Any]:
+    async with rt.transaction() as uow:
+        thread = await load(uow.store, principal, thread_id)
+    graph_id = graph_of(thread)
+    if graph_id is None:
+        if checkpoint_id:
+            raise NotFound("Checkpoint not found.")
+        return empty_state(thread.thread_id)
+    return await rt.engine.get_state(
+        thread.thread_id, graph_id, checkpoint_id=checkpoint_id, subgraphs=subgraphs
+    )
+
+
+async def history(
+    rt: Runtime,
+    principal: Principal,
+    thread_id: str,
+    *,
+    limit: int,
+    before: str | None,
+    metadata: dict[str, Any] | None,
+    checkpoint_id: str | None,
+) -> list[dict[str, Any]]:
+    async with rt.transaction() as uow:
+        thread = await load(uow.store, principal, thread_id)
+    graph_id = graph_of(thread)
+    if graph_id is None:
+        return []
+    return await rt.engine.history(
+        thread.thread_id,
+        graph_id,
+        limit=min(limit, rt.limits.list_cap),
+        before=before,
+        metadata=metadata,
+        checkpoint_id=checkpoint_id,
+    )
+
+
+async def update_state(
+    rt: Runtime,
+    principal: Principal,
+    thread_id: str,
+    *,
+    values: Any,
+    as_node: str | None,
+    checkpoint_id: str | None,
+    graph_id: str | None = None,
+) -> dict[str, Any]:
+    """Write state as if ``as_node`` produced it; the review index follows the new state."""
+    async with rt.transaction() as uow:
+        thread = await load(uow.store, principal, thread_id, lock=True)
+        if await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id):
+            raise Conflict("Thread has a run in flight; update its state when it is done.")
+        graph = graph_of(thread) or graph_id
+        if graph is None:
+            raise Conflict("Thread has no graph yet; start a run or pass a graph.")
+        ref, result = await rt.engine.update_state(
+            thread.thread_id, graph, values=values, as_node=as_node, checkpoint_id=checkpoint_id
+        )
+        await apply_result(uow.store, thread, result, run_id=None, graph_id=graph)
+        if graph_of(thread) is None:
+            thread.metadata_ = {**thread.metadata_, "graph_id": graph}
+    return {"checkpoint": ref, "configurable": ref, "checkpoint_id": ref.get("checkpoint_id")}
+
+
+async def apply_result(
+    store: Store,
+    thread: Thread,
+    result: RunResult,
+    *,
+    run_id: str | None,
+    graph_id: str,
+    busy: bool = False,
+) -> None:
+    """Bring the thread row and the review index in line with the engine's state."""
+    now = utcnow()
+    status = ThreadStatus.busy if busy else result.thread_status
+    await store.threads.set_state(
+        thread.thread_id,
+        tenant_id=thread.tenant_id,
+        status=status.value,
+        values=result.values,
+        error=result.error if result.status is RunStatus.error else None,
+        now=now,
+    )
+    await interrupt_index.sync(
+        store,
+        tenant_id=thread.tenant_id,
+        thread_id=thread.thread_id,
+        run_id=run_id,
+        graph_id=graph_id,
+        pending=result.interrupts,
+        now=now,
+    )

@@ -1,0 +1,153 @@
+"""Configuration from the environment (prefix ``COUNTERSIGN_``).
+
+No other module reads ``os.environ``. With nothing set, the service runs the embedded
+default: SQLite files under ``data_dir``, the in-process queue and event bus, API and
+worker in one process. Setting ``COUNTERSIGN_DATABASE_URL`` to a ``postgresql://`` URL
+switches service tables and checkpoints to Postgres; ``COUNTERSIGN_REDIS_URL`` switches
+the queue bell and event bus to Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    dev = "dev"
+    test = "test"
+    production = "production"
+
+
+class TrustedIssuer(BaseModel):
+    """One token issuer: its own key set, algorithms and audience."""
+
+    issuer: str
+    jwks: str = Field(description="Path to a JWKS file, or an https:// URL serving one")
+    algorithms: list[Literal["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]] = ["RS256"]
+    audience: str | None = None
+
+
+DEV_ISSUER = "countersign-dev"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COUNTERSIGN_", extra="ignore")
+
+    env: Environment = Environment.dev
+    data_dir: Path = Path(".countersign")
+    host: str = "127.0.0.1"
+    port: int = 8123
+    graphs_config: Path = Path("langgraph.json")
+
+    # storage
+    database_url: str = ""
+    checkpoint_url: str = ""
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    redis_url: str = ""
+
+    # authentication
+    jwt_secret: str = ""
+    jwt_algorithms: list[str] = ["HS256"]
+    jwt_issuer: str = DEV_ISSUER
+    jwt_audience: str = "countersign"
+    jwt_issuers: list[TrustedIssuer] = []
+    jwt_tenant_claim: str = "tenant"
+    jwt_leeway_seconds: int = 30
+    jwt_max_lifetime_seconds: int = 24 * 3600
+    jwt_max_token_bytes: int = 8192
+
+    # tenants
+    auto_provision_tenants: bool = True
+    demo_tenant: str = "demo"
+
+    # worker and runs
+    worker_concurrency: int = 8
+    lease_ttl_seconds: float = 60.0
+    lease_renew_seconds: float = 15.0
+    reaper_interval_seconds: float = 30.0
+    max_attempts: int = 3
+    stream_replay_seconds: int = 600
+    run_in_api: bool | None = None  # None: True in embedded mode
+
+    # limits
+    max_body_bytes: int = 1024 * 1024
+    list_limit_cap: int = 1000
+
+    @field_validator("jwt_issuers", mode="before")
+    @classmethod
+    def _parse_issuers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.env is Environment.production:
+            if self.jwt_secret and len(self.jwt_secret) < 32:
+                raise ValueError("COUNTERSIGN_JWT_SECRET must be at least 32 characters")
+            if not self.jwt_secret and not self.jwt_issuers:
+                raise ValueError(
+                    "production needs COUNTERSIGN_JWT_SECRET or COUNTERSIGN_JWT_ISSUERS"
+                )
+            if not self.database_url:
+                raise ValueError("production needs COUNTERSIGN_DATABASE_URL")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url
+
+    @property
+    def runs_worker_in_api(self) -> bool:
+        return self.embedded if self.run_in_api is None else self.run_in_api
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Service-table URL in SQLAlchemy's async form."""
+        if self.embedded:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'countersign.db'}"
+        url = self.database_url
+        for prefix in ("postgresql+psycopg://", "postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def checkpointer_url(self) -> str:
+        """Checkpoint store: a libpq URL for Postgres, or a SQLite file path."""
+        if self.checkpoint_url:
+            return self.checkpoint_url
+        if self.embedded:
+            return str(self.data_dir / "checkpoints.db")
+        url = self.database_url
+        for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql://" + url[len(prefix) :]
+        return url
+
+    def resolved_jwt_secret(self) -> str:
+        """The HS256 secret; in dev, a random one kept in the data dir across restarts."""
+        if self.jwt_secret or self.env is Environment.production:
+            return self.jwt_secret
+        path = self.data_dir / "dev-jwt-secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret)
+        path.chmod(0o600)
+        return secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

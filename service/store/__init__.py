@@ -1,0 +1,1 @@
+"""Persistence adapter: the only package that builds SQL for the service tables."""

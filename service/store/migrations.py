@@ -1,0 +1,36 @@
+"""Run Alembic migrations on an open engine (embedded start-up, CLI, tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_LOCK_KEY = 0x4D696772617465  # "Migrate": one migrator at a time on Postgres
+
+
+def _config(connection: Connection) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    async with engine.connect() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            await connection.exec_driver_sql(f"SELECT pg_advisory_lock({_LOCK_KEY})")
+            await connection.commit()
+        try:
+            await connection.run_sync(lambda sync: command.upgrade(_config(sync), revision))
+            await connection.commit()
+        finally:
+            if postgres:
+                await connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_LOCK_KEY})")
+                await connection.commit()

@@ -1,0 +1,261 @@
+"""The run ledger: create, claim with a lease and a fencing token, renew, finish, reap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy.orm import aliased
+
+from service.domain.runs import INFLIGHT, RunStatus
+from service.models import Run
+from service.store.base import Repository
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    run_id: str
+    fence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    run_id: str
+    cancel_requested: str | None
+
+
+class RunRepository(Repository):
+    def add(self, run: Run) -> None:
+        self.session.add(run)
+
+    async def get(self, run_id: str, *, tenant_id: str, thread_id: str | None = None) -> Run | None:
+        stmt = select(Run).where(Run.run_id == run_id, Run.tenant_id == tenant_id)
+        if thread_id is not None:
+            stmt = stmt.where(Run.thread_id == thread_id)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def get_by_id(self, run_id: str) -> Run | None:
+        """Worker-side read: the worker acts for whichever tenant owns the run it claimed."""
+        return await self.session.get(Run, run_id)
+
+    async def list_for_thread(
+        self,
+        thread_id: str,
+        *,
+        tenant_id: str,
+        limit: int = 10,
+        offset: int = 0,
+        status: str | None = None,
+    ) -> list[Run]:
+        stmt = select(Run).where(Run.thread_id == thread_id, Run.tenant_id == tenant_id)
+        if status:
+            stmt = stmt.where(Run.status == status)
+        stmt = stmt.order_by(Run.created_at.desc(), Run.run_id.desc()).limit(limit).offset(offset)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def inflight(self, thread_id: str, *, tenant_id: str) -> list[Run]:
+        stmt = (
+            select(Run)
+            .where(Run.thread_id == thread_id, Run.tenant_id == tenant_id, Run.status.in_(INFLIGHT))
+            .order_by(Run.created_at, Run.run_id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def claim(self, worker_id: str, *, now: datetime, lease_ttl: float) -> Run | None:
+        """Take the oldest claimable run: pending, due, first in its thread, thread not running."""
+        running = aliased(Run)
+        older = aliased(Run)
+        candidate = (
+            select(Run.run_id)
+            .where(
+                Run.status == RunStatus.pending.value,
+                Run.available_at <= now,
+                ~exists().where(
+                    running.thread_id == Run.thread_id, running.status == RunStatus.running.value
+                ),
+                ~exists().where(
+                    older.thread_id == Run.thread_id,
+                    older.status == RunStatus.pending.value,
+                    or_(
+                        older.created_at < Run.created_at,
+                        and_(older.created_at == Run.created_at, older.run_id < Run.run_id),
+                    ),
+                ),
+            )
+            .order_by(Run.available_at, Run.created_at)
+            .limit(1)
+        )
+        if self.postgres:
+            candidate = candidate.with_for_update(skip_locked=True)
+        stmt = (
+            update(Run)
+            .where(Run.run_id == candidate.scalar_subquery(), Run.status == RunStatus.pending.value)
+            .values(
+                status=RunStatus.running.value,
+                attempt=Run.attempt + 1,
+                fence=Run.fence + 1,
+                lease_owner=worker_id,
+                lease_expires_at=now + timedelta(seconds=lease_ttl),
+                started_at=now,
+                updated_at=now,
+            )
+            .returning(Run)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def renew(
+        self, worker_id: str, leases: list[Lease], *, now: datetime, lease_ttl: float
+    ) -> list[Renewal]:
+        """Extend the leases this worker still holds; the ones missing were taken over."""
+        if not leases:
+            return []
+        stmt = (
+            update(Run)
+            .where(
+                tuple_(Run.run_id, Run.fence).in_(
+                    [(lease.run_id, lease.fence) for lease in leases]
+                ),
+                Run.lease_owner == worker_id,
+                Run.status == RunStatus.running.value,
+            )
+            .values(lease_expires_at=now + timedelta(seconds=lease_ttl))
+            .returning(Run.run_id, Run.cancel_requested)
+            .execution_options(synchronize_session=False)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return [Renewal(run_id=row[0], cancel_requested=row[1]) for row in rows]
+
+    async def finish(
+        self,
+        lease: Lease,
+        *,
+        status: RunStatus,
+        error: Any,
+        now: datetime,
+        output: Any = None,
+    ) -> bool:
+        """Record the end of the attempt holding ``lease``; False when fenced out."""
+        stmt = (
+            update(Run)
+            .where(
+                Run.run_id == lease.run_id,
+                Run.fence == lease.fence,
+                Run.status == RunStatus.running.value,
+            )
+            .values(
+                status=status.value,
+                error=error,
+                output=output,
+                ended_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release(self, lease: Lease, *, now: datetime) -> bool:
+        """Give a run back to the queue (graceful shutdown); the attempt does not count."""
+        stmt = (
+            update(Run)
+            .where(
+                Run.run_id == lease.run_id,
+                Run.fence == lease.fence,
+                Run.status == RunStatus.running.value,
+            )
+            .values(
+                status=RunStatus.pending.value,
+                attempt=Run.attempt - 1,
+                lease_owner=None,
+                lease_expires_at=None,
+                available_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def expired(self, *, now: datetime, limit: int = 100) -> list[Run]:
+        stmt = (
+            select(Run)
+            .where(Run.status == RunStatus.running.value, Run.lease_expires_at < now)
+            .order_by(Run.lease_expires_at)
+            .limit(limit)
+        )
+        if self.postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def requeue(self, run: Run, *, now: datetime) -> None:
+        stmt = (
+            update(Run)
+            .where(Run.run_id == run.run_id, Run.fence == run.fence)
+            .values(
+                status=RunStatus.pending.value,
+                lease_owner=None,
+                lease_expires_at=None,
+                available_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(stmt)
+
+    async def fail(self, run: Run, *, error: Any, now: datetime) -> None:
+        stmt = (
+            update(Run)
+            .where(Run.run_id == run.run_id, Run.fence == run.fence)
+            .values(
+                status=RunStatus.error.value,
+                error=error,
+                lease_owner=None,
+                lease_expires_at=None,
+                ended_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(stmt)
+
+    async def cancel_pending(self, run_id: str, *, now: datetime) -> bool:
+        stmt = (
+            update(Run)
+            .where(Run.run_id == run_id, Run.status == RunStatus.pending.value)
+            .values(status=RunStatus.interrupted.value, ended_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def request_cancel(self, run_id: str, action: str, *, now: datetime) -> bool:
+        stmt = (
+            update(Run)
+            .where(Run.run_id == run_id, Run.status == RunStatus.running.value)
+            .values(cancel_requested=action, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete(self, run_id: str, *, tenant_id: str) -> bool:
+        stmt = delete(Run).where(Run.run_id == run_id, Run.tenant_id == tenant_id)
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete_for_thread(self, thread_id: str, *, tenant_id: str) -> None:
+        stmt = delete(Run).where(Run.thread_id == thread_id, Run.tenant_id == tenant_id)
+        await self.session.execute(stmt)
+
+    async def count_by_status(self) -> dict[tuple[str, str], int]:
+        stmt = (
+            select(Run.tenant_id, Run.status, func.count())
+            .where(Run.status.in_(INFLIGHT))
+            .group_by(Run.tenant_id, Run.status)
+        )
+        return {(row[0], row[1]): int(row[2]) for row in (await self.session.execute(stmt)).all()}

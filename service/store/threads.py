@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select, update
+
+from service.models import Thread
+from service.models.base import utcnow
+from service.store.base import Repository
+
+SORTABLE = {"thread_id", "status", "created_at", "updated_at", "state_updated_at"}
+
+
+class ThreadRepository(Repository):
+    async def get(self, thread_id: str, *, tenant_id: str, lock: bool = False) -> Thread | None:
+        stmt = select(Thread).where(Thread.thread_id == thread_id, Thread.tenant_id == tenant_id)
+        if lock and self.postgres:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def get_many(self, thread_ids: list[str], *, tenant_id: str) -> list[Thread]:
+        if not thread_ids:
+            return []
+        stmt = select(Thread).where(Thread.thread_id.in_(thread_ids), Thread.tenant_id == tenant_id)
+        return list((await self.session.scalars(stmt)).all())
+
+    def add(self, thread: Thread) -> None:
+        self.session.add(thread)
+
+    def _filtered(
+        self,
+        stmt: Select[Any],
+        *,
+        tenant_id: str,
+        ids: list[str] | None,
+        status: str | None,
+        metadata: dict[str, Any] | None,
+        values: dict[str, Any] | None,
+    ) -> Select[Any]:
+        stmt = stmt.where(Thread.tenant_id == tenant_id)
+        if ids is not None:
+            stmt = stmt.where(Thread.thread_id.in_(ids))
+        if status:
+            stmt = stmt.where(Thread.status == status)
+        if metadata:
+            stmt = stmt.where(self.json_contains(Thread.metadata_, metadata))
+        if values:
+            stmt = stmt.where(self.json_contains(Thread.values, values))
+        return stmt
+
+    async def search(
+        self,
+        *,
+        tenant_id: str,
+        ids: list[str] | None = None,
+        status: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        sort_by: str = "created_at",
+        descending: bool = True,
+    ) -> list[Thread]:
+        column = getattr(Thread, sort_by if sort_by in SORTABLE else "created_at")
+        stmt = self._filtered(
+            select(Thread),
+            tenant_id=tenant_id,
+            ids=ids,
+            status=status,
+            metadata=metadata,
+            values=values,
+        )
+        order = column.desc() if descending else column.asc()
+        stmt = stmt.order_by(order, Thread.thread_id).limit(limit).offset(offset)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def count(
+        self,
+        *,
+        tenant_id: str,
+        status: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> int:
+        stmt = self._filtered(
+            select(func.count()).select_from(Thread),
+            tenant_id=tenant_id,
+            ids=None,
+            status=status,
+            metadata=metadata,
+            values=values,
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def set_state(
+        self,
+        thread_id: str,
+        *,
+        tenant_id: str,
+        status: str,
+        values: Any = None,
+        error: Any = None,
+        set_values: bool = True,
+        now: datetime | None = None,
+    ) -> None:
+        now = now or utcnow()
+        changes: dict[str, Any] = {"status": status, "updated_at": now}
+        if set_values:
+            changes.update(values=values, error=error, state_updated_at=now)
+        stmt = (
+            update(Thread)
+            .where(Thread.thread_id == thread_id, Thread.tenant_id == tenant_id)
+            .values(**changes)
+        )
+        await self.session.execute(stmt)
+
+    async def delete(self, thread_id: str, *, tenant_id: str) -> bool:
+        stmt = delete(Thread).where(Thread.thread_id == thread_id, Thread.tenant_id == tenant_id)
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
