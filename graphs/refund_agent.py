@@ -10,10 +10,11 @@ records the reviewer's note and refunds nothing, ``ignore`` drops the request.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
+from typing_extensions import TypedDict
 
 AUTO_APPROVE_BELOW = 0  # every refund needs a human in the demo
 

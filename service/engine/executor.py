@@ -290,7 +290,7 @@ class GraphEngine:
         snapshot = await self.graph(graph_id).aget_state(
             {"configurable": configurable}, subgraphs=subgraphs
         )
-        if checkpoint_id and snapshot.config.get("configurable", {}).get("checkpoint_id") is None:
+        if checkpoint_id and snapshot.created_at is None:
             raise NotFound("Checkpoint not found.")
         return snapshot_json(snapshot)
 

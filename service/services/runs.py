@@ -191,6 +191,7 @@ def _merge_config(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]
     configurable = {**(base.get("configurable") or {}), **(extra.get("configurable") or {})}
     for key in ("thread_id", "checkpoint_id", "checkpoint_ns", "run_id"):
         configurable.pop(key, None)  # the server decides these, never the body
+    merged.pop("configurable", None)
     if configurable:
         merged["configurable"] = configurable
     return merged
@@ -200,6 +201,8 @@ async def _load(store: Store, principal: Principal, raw_thread_id: str, run_id: 
     thread_id = resolve_thread_id(principal.tenant_id, raw_thread_id)
     run = await store.runs.get(run_id, tenant_id=principal.tenant_id, thread_id=thread_id)
     if run is None:
+        if await store.threads.get(thread_id, tenant_id=principal.tenant_id) is None:
+            raise threads.not_found()
         raise run_not_found()
     return run
 

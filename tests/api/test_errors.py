@@ -1,0 +1,106 @@
+"""Bad input gets a clear JSON error: never a 500, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.helpers import new_thread
+from tests.fixtures.app import Api
+
+
+def _is_error(response_json: object, code: str) -> None:
+    assert isinstance(response_json, dict)
+    assert set(response_json) == {"detail", "code"}
+    assert response_json["code"] == code
+
+
+class TestAuthentication:
+    @pytest.mark.parametrize(
+        "headers",
+        [
+            {},
+            {"Authorization": "Bearer"},
+            {"Authorization": "Basic dXNlcjpwYXNz"},
+            {"Authorization": "Bearer not.a.token"},
+            {"Authorization": "Bearer " + "a" * 20000},
+        ],
+    )
+    async def test_missing_or_bad_token_is_401_json(
+        self, api: Api, headers: dict[str, str]
+    ) -> None:
+        async with api.anonymous() as client:
+            response = await client.post("/threads/search", json={}, headers=headers)
+        assert response.status_code == 401
+        _is_error(response.json(), "not_authenticated")
+
+    async def test_token_in_query_string_is_not_accepted(self, api: Api, tenant: str) -> None:
+        from service.auth.jwt import mint_token
+
+        token = mint_token(api.settings, tenant=tenant, subject="alice")
+        async with api.anonymous() as client:
+            response = await client.post(f"/threads/search?access_token={token}", json={})
+        assert response.status_code == 401
+
+    async def test_health_is_public(self, api: Api) -> None:
+        async with api.anonymous() as client:
+            assert (await client.get("/ok")).json() == {"ok": True}
+            ready = await client.get("/readyz")
+        assert ready.status_code == 200
+
+
+class TestBadInput:
+    async def test_malformed_json_is_422(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            response = await client.post(
+                "/threads", content=b"{not json", headers={"Content-Type": "application/json"}
+            )
+        assert response.status_code == 422
+        _is_error(response.json(), "invalid_input")
+
+    async def test_body_over_the_cap_is_413(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            response = await client.post(
+                "/threads", json={"metadata": {"blob": "x" * (api.settings.max_body_bytes + 1)}}
+            )
+        assert response.status_code == 413
+        _is_error(response.json(), "payload_too_large")
+
+    async def test_deeply_nested_json_is_a_clean_error(self, api: Api, tenant: str) -> None:
+        depth = 100_000
+        body = b'{"metadata": ' + b'{"a":' * depth + b"1" + b"}" * depth + b"}"
+        async with api.client(tenant) as client:
+            response = await client.post(
+                "/threads", content=body, headers={"Content-Type": "application/json"}
+            )
+        assert response.status_code in (413, 422)
+        assert "Traceback" not in response.text
+
+    async def test_limit_over_the_cap_is_422(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            response = await client.post("/threads/search", json={"limit": 1_000_000})
+        assert response.status_code == 422
+
+    async def test_unknown_route_is_json_404(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            response = await client.get("/nothing/here")
+        assert response.status_code == 404
+        _is_error(response.json(), "not_found")
+
+    async def test_wrong_method_is_json_405(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            response = await client.put("/threads/search", json={})
+        assert response.status_code == 405
+        _is_error(response.json(), "method_not_allowed")
+
+    async def test_validation_errors_do_not_echo_input(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            response = await client.post("/threads/search", json={"limit": "secret-canary"})
+        assert response.status_code == 422
+        assert "secret-canary" not in response.text
+
+    async def test_security_headers(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            response = await client.get(f"/threads/{(await new_thread(client))['thread_id']}")
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-request-id"]

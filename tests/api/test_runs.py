@@ -1,0 +1,489 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.api.helpers import (
+    REFUND_INPUT,
+    new_thread,
+    ok,
+    parse_sse,
+    resume_wait,
+    run_to_interrupt,
+    wait_for_status,
+)
+from tests.fixtures.app import Api
+
+
+class TestBackgroundRuns:
+    async def test_create_answers_202_after_it_is_durable(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            response = await client.post(
+                f"/threads/{tid}/runs", json={"assistant_id": "refund_agent", "input": REFUND_INPUT}
+            )
+            assert response.status_code == 202
+            run = response.json()
+            assert response.headers["location"] == f"/threads/{tid}/runs/{run['run_id']}"
+            assert run["status"] in ("pending", "running")
+            assert run["thread_id"] == tid
+            stored = await ok(await client.get(f"/threads/{tid}/runs/{run['run_id']}"))
+            assert stored["run_id"] == run["run_id"]
+            done = await wait_for_status(client, tid, run["run_id"], {"success"})
+            assert done["attempt"] == 1
+
+    async def test_run_stops_at_interrupt_with_success_and_thread_interrupted(
+        self, api: Api, tenant: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            joined = await run_to_interrupt(client, tid)
+            (pending,) = joined["__interrupt__"]
+            assert pending["value"]["action_request"]["action"] == "refund"
+            thread = await ok(await client.get(f"/threads/{tid}"))
+            assert thread["status"] == "interrupted"
+            (task_interrupts,) = thread["interrupts"].values()
+            assert task_interrupts[0]["id"] == pending["id"]
+            runs = await ok(await client.get(f"/threads/{tid}/runs"))
+            assert [r["status"] for r in runs] == ["success"]
+
+    @pytest.mark.parametrize(
+        ("resume", "outcome", "refunded"),
+        [
+            ([{"type": "accept", "args": None}], "refunded", 42.0),
+            (
+                [
+                    {
+                        "type": "edit",
+                        "args": {"action": "refund", "args": {"order_id": "A-1", "amount": 10}},
+                    }
+                ],
+                "refunded",
+                10.0,
+            ),
+            ([{"type": "response", "args": "Ask for a photo first."}], "declined with note", None),
+            ({"type": "ignore", "args": None}, "ignored", None),
+        ],
+    )
+    async def test_each_human_response_resumes_the_agent(
+        self, api: Api, tenant: str, resume: object, outcome: str, refunded: float | None
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            await run_to_interrupt(client, tid)
+            values = await resume_wait(client, tid, resume)
+            assert values["outcome"] == outcome
+            assert "__interrupt__" not in values
+            expected = [] if refunded is None else [refunded]
+            assert [r["amount"] for r in values["refunds"]] == expected
+            thread = await ok(await client.get(f"/threads/{tid}"))
+            assert thread["status"] == "idle"
+            assert thread["interrupts"] == {}
+
+    async def test_resume_with_nothing_pending_is_409(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            response = await client.post(
+                f"/threads/{tid}/runs",
+                json={"assistant_id": "refund_agent", "command": {"resume": "yes"}},
+            )
+            assert response.status_code == 409
+            assert response.json()["code"] == "nothing_pending"
+            assert await ok(await client.get(f"/threads/{tid}/runs")) == []
+
+    async def test_second_resume_of_one_interrupt_is_409(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            await run_to_interrupt(client, tid)
+            body = {"assistant_id": "refund_agent", "command": {"resume": {"type": "accept"}}}
+            first, second = await asyncio.gather(
+                client.post(f"/threads/{tid}/runs", json=body),
+                client.post(f"/threads/{tid}/runs", json=body),
+            )
+            assert sorted([first.status_code, second.status_code]) == [202, 409]
+
+    async def test_several_pending_need_a_map_and_can_be_answered_one_by_one(
+        self, api: Api, tenant: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            run = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs", json={"assistant_id": "double_review", "input": {}}
+                ),
+                202,
+            )
+            joined = await ok(await client.get(f"/threads/{tid}/runs/{run['run_id']}/join"))
+            by_type = {i["value"]["type"]: i["id"] for i in joined["__interrupt__"]}
+            assert set(by_type) == {"legal_check", "finance_check"}
+            ambiguous = await client.post(
+                f"/threads/{tid}/runs",
+                json={"assistant_id": "double_review", "command": {"resume": True}},
+            )
+            assert ambiguous.status_code == 422
+            partial = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs/wait",
+                    json={
+                        "assistant_id": "double_review",
+                        "command": {"resume": {by_type["legal_check"]: "ok"}},
+                    },
+                )
+            )
+            assert [i["id"] for i in partial["__interrupt__"]] == [by_type["finance_check"]]
+            final = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs/wait",
+                    json={
+                        "assistant_id": "double_review",
+                        "command": {"resume": {by_type["finance_check"]: "fine"}},
+                    },
+                )
+            )
+            assert sorted(final["answers"], key=str) == sorted(
+                [{"legal_check": "ok"}, {"finance_check": "fine"}], key=str
+            )
+
+    async def test_failing_graph_ends_error_and_thread_error(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            out = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs/wait",
+                    json={"assistant_id": "failing", "input": {"message": "kaput"}},
+                )
+            )
+            assert out["__error__"]["error"] == "ValueError"
+            assert out["__error__"]["message"] == "kaput"
+            (run,) = await ok(await client.get(f"/threads/{tid}/runs"))
+            assert run["status"] == "error"
+            assert (await ok(await client.get(f"/threads/{tid}")))["status"] == "error"
+
+    async def test_command_update_and_goto(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            await run_to_interrupt(client, tid)
+            await resume_wait(client, tid, {"type": "accept"})
+            values = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs/wait",
+                    json={
+                        "assistant_id": "refund_agent",
+                        "command": {
+                            "update": {"decision": {"type": "ignore", "args": None}},
+                            "goto": "act",
+                        },
+                    },
+                )
+            )
+            assert values["outcome"] == "ignored"
+            assert len(values["refunds"]) == 1  # the earlier refund stays; act ran again
+
+
+class TestRunInputs:
+    async def test_unknown_thread_is_404_unless_if_not_exists_create(
+        self, api: Api, tenant: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            missing = await client.post(
+                "/threads/nope-1/runs", json={"assistant_id": "refund_agent", "input": REFUND_INPUT}
+            )
+            assert missing.status_code == 404
+            created = await client.post(
+                "/threads/nope-1/runs",
+                json={
+                    "assistant_id": "refund_agent",
+                    "input": REFUND_INPUT,
+                    "if_not_exists": "create",
+                },
+            )
+            assert created.status_code == 202
+            assert created.json()["thread_id"] == f"{tenant}:nope-1"
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"assistant_id": "refund_agent", "input": {}, "command": {"resume": 1}},
+            {"assistant_id": "refund_agent", "command": {}},
+            {"assistant_id": "refund_agent", "stream_mode": ["telepathy"]},
+            {"assistant_id": "refund_agent", "multitask_strategy": "sometimes"},
+            {"input": {}},
+            {"assistant_id": "refund_agent", "after_seconds": -1},
+        ],
+    )
+    async def test_bad_run_bodies_are_422(
+        self, api: Api, tenant: str, body: dict[str, object]
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            response = await client.post(f"/threads/{tid}/runs", json=body)
+            assert response.status_code == 422, response.text
+            assert response.json()["code"] == "invalid_input"
+            assert await ok(await client.get(f"/threads/{tid}/runs")) == []
+
+    async def test_unknown_assistant_is_404(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            response = await client.post(f"/threads/{tid}/runs", json={"assistant_id": "ghost"})
+        assert response.status_code == 404
+
+    async def test_body_cannot_choose_tenant_or_thread(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            run = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={
+                        "assistant_id": "slow",
+                        "input": {"steps": 1, "seconds": 0},
+                        "tenant_id": "other",
+                        "thread_id": "other:victim",
+                        "config": {
+                            "configurable": {"thread_id": "other:victim", "checkpoint_id": "x"}
+                        },
+                    },
+                ),
+                202,
+            )
+            assert run["thread_id"] == tid
+            assert "thread_id" not in run["kwargs"]["config"].get("configurable", {})
+            await wait_for_status(client, tid, run["run_id"], {"success"})
+
+
+class TestStatelessRuns:
+    async def test_wait_without_thread_returns_output_and_forgets_the_thread(
+        self, api: Api, tenant: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            out = await ok(
+                await client.post(
+                    "/runs/wait", json={"assistant_id": "publish_workflow", "input": {"topic": "x"}}
+                )
+            )
+            assert out["__interrupt__"][0]["value"]["type"] == "publish_post"
+            assert await ok(await client.post("/threads/count", json={})) == 0
+
+    async def test_background_stateless_run(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            run = await ok(
+                await client.post(
+                    "/runs",
+                    json={
+                        "assistant_id": "slow",
+                        "input": {"steps": 1, "seconds": 0},
+                        "on_completion": "keep",
+                    },
+                ),
+                202,
+            )
+            done = await wait_for_status(client, run["thread_id"], run["run_id"], {"success"})
+            assert done["status"] == "success"
+            thread = await ok(await client.get(f"/threads/{run['thread_id']}"))
+            assert thread["values"]["done"] == [1]
+
+
+class TestStreaming:
+    async def test_stream_sends_metadata_then_modes_with_ids(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            response = await client.post(
+                f"/threads/{tid}/runs/stream",
+                json={
+                    "assistant_id": "refund_agent",
+                    "input": REFUND_INPUT,
+                    "stream_mode": ["values", "updates"],
+                },
+            )
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            assert response.headers["location"].endswith("/stream")
+            events = parse_sse(response.text)
+            assert events[0][1] == "metadata"
+            run_id = events[0][2]["run_id"]
+            assert response.headers["content-location"] == f"/threads/{tid}/runs/{run_id}"
+            kinds = [e[1] for e in events]
+            assert "values" in kinds and "updates" in kinds
+            ids = [int(e[0]) for e in events if e[0] is not None]
+            assert ids == sorted(ids) and len(ids) == len(events)
+            interrupt_updates = [e for e in events if e[1] == "updates" and "__interrupt__" in e[2]]
+            assert interrupt_updates
+
+    async def test_values_only_stream_still_shows_the_interrupt(
+        self, api: Api, tenant: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            response = await client.post(
+                f"/threads/{tid}/runs/stream",
+                json={"assistant_id": "refund_agent", "input": REFUND_INPUT},
+            )
+            events = parse_sse(response.text)
+            assert {e[1] for e in events} == {"metadata", "values"}
+            assert any("__interrupt__" in e[2] for e in events if isinstance(e[2], dict))
+
+    async def test_join_stream_replays_after_last_event_id(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            run = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={
+                        "assistant_id": "slow",
+                        "input": {"steps": 3, "seconds": 0.01},
+                        "stream_mode": ["updates", "custom", "debug"],
+                    },
+                ),
+                202,
+            )
+            full = parse_sse((await client.get(f"/threads/{tid}/runs/{run['run_id']}/stream")).text)
+            assert [e[1] for e in full].count("updates") == 3
+            assert "debug" in [e[1] for e in full]
+            cut = full[2][0]
+            rest = parse_sse(
+                (
+                    await client.get(
+                        f"/threads/{tid}/runs/{run['run_id']}/stream",
+                        headers={"Last-Event-ID": cut},
+                    )
+                ).text
+            )
+            assert [e[0] for e in rest] == [e[0] for e in full[3:]]
+            only = parse_sse(
+                (
+                    await client.get(
+                        f"/threads/{tid}/runs/{run['run_id']}/stream",
+                        params={"stream_mode": "updates"},
+                    )
+                ).text
+            )
+            assert {e[1] for e in only} == {"metadata", "updates"}
+
+    async def test_events_mode(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            response = await client.post(
+                f"/threads/{tid}/runs/stream",
+                json={
+                    "assistant_id": "slow",
+                    "input": {"steps": 1, "seconds": 0},
+                    "stream_mode": ["events", "values"],
+                },
+            )
+            events = parse_sse(response.text)
+            kinds = {e[1] for e in events}
+            assert {"metadata", "events", "values"} <= kinds
+            assert any(e[2]["event"] == "on_chain_start" for e in events if e[1] == "events")
+
+
+class TestCancelAndMultitask:
+    async def test_cancel_a_running_run_keeps_progress(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            run = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={"assistant_id": "slow", "input": {"steps": 50, "seconds": 0.1}},
+                ),
+                202,
+            )
+            await wait_for_status(client, tid, run["run_id"], {"running"})
+            await asyncio.sleep(0.35)
+            cancelled = await ok(
+                await client.post(f"/threads/{tid}/runs/{run['run_id']}/cancel?wait=1")
+            )
+            assert cancelled["status"] == "interrupted"
+            thread = await ok(await client.get(f"/threads/{tid}"))
+            assert thread["status"] == "idle"
+            assert 1 <= len(thread["values"]["done"]) < 50
+
+    async def test_cancel_a_pending_run(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            run = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={"assistant_id": "slow", "input": {"steps": 1}, "after_seconds": 60},
+                ),
+                202,
+            )
+            cancelled = await ok(await client.post(f"/threads/{tid}/runs/{run['run_id']}/cancel"))
+            assert cancelled["status"] == "interrupted"
+            assert (await ok(await client.get(f"/threads/{tid}")))["status"] == "idle"
+            joined = await client.get(f"/threads/{tid}/runs/{run['run_id']}/join")
+            assert joined.status_code == 200
+
+    async def test_reject_refuses_a_second_run(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            body = {
+                "assistant_id": "slow",
+                "input": {"steps": 3, "seconds": 0.05},
+                "multitask_strategy": "reject",
+            }
+            first = await client.post(f"/threads/{tid}/runs", json=body)
+            second = await client.post(f"/threads/{tid}/runs", json=body)
+            assert first.status_code == 202
+            assert second.status_code == 409
+            assert second.json()["code"] == "thread_busy"
+            await wait_for_status(client, tid, first.json()["run_id"], {"success"})
+
+    async def test_enqueue_runs_one_after_another(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            body = {
+                "assistant_id": "slow",
+                "input": {"steps": 1, "seconds": 0.05},
+                "multitask_strategy": "enqueue",
+            }
+            runs = [
+                await ok(await client.post(f"/threads/{tid}/runs", json=body), 202)
+                for _ in range(4)
+            ]
+            for run in runs:
+                await wait_for_status(client, tid, run["run_id"], {"success"})
+            stored = await ok(await client.get(f"/threads/{tid}/runs?limit=10"))
+            assert all(r["status"] == "success" for r in stored)
+            thread = await ok(await client.get(f"/threads/{tid}"))
+            assert thread["status"] == "idle"
+
+    async def test_interrupt_strategy_cancels_the_running_run(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            first = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={"assistant_id": "slow", "input": {"steps": 50, "seconds": 0.1}},
+                ),
+                202,
+            )
+            await wait_for_status(client, tid, first["run_id"], {"running"})
+            second = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={
+                        "assistant_id": "slow",
+                        "input": {"steps": 1, "seconds": 0},
+                        "multitask_strategy": "interrupt",
+                    },
+                ),
+                202,
+            )
+            assert (await wait_for_status(client, tid, first["run_id"], {"interrupted"}))[
+                "status"
+            ] == "interrupted"
+            await wait_for_status(client, tid, second["run_id"], {"success"})
+
+    async def test_delete_run(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            run = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={"assistant_id": "slow", "input": {"steps": 1, "seconds": 0}},
+                ),
+                202,
+            )
+            await wait_for_status(client, tid, run["run_id"], {"success"})
+            await ok(await client.delete(f"/threads/{tid}/runs/{run['run_id']}"), 204)
+            assert (await client.get(f"/threads/{tid}/runs/{run['run_id']}")).status_code == 404
