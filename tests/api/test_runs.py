@@ -303,9 +303,11 @@ class TestStreaming:
             run_id = events[0][2]["run_id"]
             assert response.headers["content-location"] == f"/threads/{tid}/runs/{run_id}"
             kinds = [e[1] for e in events]
-            assert "values" in kinds and "updates" in kinds
+            assert "values" in kinds
+            assert "updates" in kinds
             ids = [int(e[0]) for e in events if e[0] is not None]
-            assert ids == sorted(ids) and len(ids) == len(events)
+            assert ids == sorted(ids)
+            assert len(ids) == len(events)
             interrupt_updates = [e for e in events if e[1] == "updates" and "__interrupt__" in e[2]]
             assert interrupt_updates
 
