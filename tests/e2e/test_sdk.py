@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -35,13 +38,10 @@ def server(
     tmp = tmp_path_factory.mktemp(f"live-{request.param}")
     if request.param == "postgres":
         env["COUNTERSIGN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
-        import subprocess
-        import sys
-
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [sys.executable, "-m", "service.cli", "migrate"],
             cwd=ROOT,
-            env={**__import__("os").environ, **env},
+            env={**os.environ, **env},
             check=True,
             capture_output=True,
         )
