@@ -7,11 +7,13 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from service.authz.guard import Authorizer
 from service.engine.checkpointer import open_checkpointer
 from service.engine.executor import GraphEngine
 from service.engine.registry import GraphRegistry
 from service.queue.memory import MemoryBell, MemoryEventBus
 from service.services.execution import RunWorker, WorkerConfig
+from service.services.policies import policy_loader
 from service.services.runtime import Limits, Runtime
 from service.settings import Settings
 from service.store import migrations
@@ -42,8 +44,14 @@ async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtim
             registry = GraphRegistry.load(settings.graphs_config, saver)
             if settings.redis_url:
                 raise NotImplementedError("Redis adapters arrive with the production runtime")
+            stores = StoreFactory(engine)
             yield Runtime(
-                stores=StoreFactory(engine),
+                stores=stores,
+                authz=Authorizer(
+                    policy_loader(stores),
+                    cache_size=settings.authz_cache_size,
+                    roles_from_token=settings.authz_roles_from_token,
+                ),
                 engine=GraphEngine(registry, saver),
                 bell=MemoryBell(),
                 bus=MemoryEventBus(replay_seconds=settings.stream_replay_seconds),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,8 +15,11 @@ from service.api.middleware import EdgeMiddleware
 from service.api.router import build_router
 from service.auth.jwt import TokenVerifier
 from service.bootstrap import build_worker, open_runtime
+from service.services import policies
 from service.services.tenants import create_tenant
 from service.settings import Settings, get_settings
+
+DEMO_USER = "demo-user"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,10 +30,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         verifier = TokenVerifier(settings)
         async with open_runtime(settings, role="api") as rt:
             if settings.embedded and settings.demo_tenant:
-                await create_tenant(rt, settings.demo_tenant, "Demo tenant")
+                await create_tenant(rt, settings.demo_tenant, "Demo tenant", admins=[DEMO_USER])
+                await policies.grant_members(
+                    rt, settings.demo_tenant, DEMO_USER, ["reviewer", "editor", "agent"]
+                )
             worker = build_worker(rt, settings, role="api") if settings.runs_worker_in_api else None
             if worker is not None:
                 worker.start()
+            watcher = asyncio.create_task(
+                policies.watch_changes(rt, interval=settings.policy_poll_seconds),
+                name="policy-watcher",
+            )
             app.state.app = AppState(
                 runtime=rt,
                 verifier=verifier,
@@ -38,6 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield
             finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
                 if worker is not None:
                     await worker.stop(grace=5.0)
                 await verifier.aclose()

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     jwt_max_lifetime_seconds: int = 24 * 3600
     jwt_max_token_bytes: int = 8192
 
+    # authorization
+    authz_cache_size: int = 10_000
+    authz_roles_from_token: bool = False
+    policy_poll_seconds: float = 1.0
+
     # tenants
     auto_provision_tenants: bool = True
     demo_tenant: str = "demo"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -39,7 +39,9 @@ async def get_principal(request: Request) -> Principal:
         raise NotAuthenticated("Missing bearer token.")
     state = get_app_state(request)
     principal = await state.verifier.verify(token.strip())
+    principal = replace(principal, request_id=getattr(request.state, "request_id", None))
     await ensure_tenant(state.runtime, principal, auto_provision=state.auto_provision_tenants)
+    await state.runtime.authz.policy(principal.tenant_id)  # load outside any transaction
     request.state.principal = principal
     return principal
 

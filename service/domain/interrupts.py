@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from service.errors import InvalidInput
+
 TYPE_RE = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
 
 
@@ -103,3 +105,36 @@ def classify(value: Any) -> InterruptKind:
         description=description if isinstance(description, str) else None,
         agent_inbox=False,
     )
+
+
+def decision_of(
+    value: Any, *, agent_inbox: bool, allowed: tuple[str, ...] | list[str]
+) -> DecisionType:
+    """The decision a resume value carries, checked against what the interrupt allows.
+
+    Agent Inbox interrupts take a ``HumanResponse`` (or a one-item list of them): ``accept``
+    and ``ignore`` carry no args, ``edit`` carries the edited ``{action, args}``, ``response``
+    carries the reviewer's text. Raw interrupts take any JSON value as a ``response``.
+    Raises ``InvalidInput`` (422) for anything else.
+    """
+    if not agent_inbox:
+        return DecisionType.response
+    candidate = value[0] if isinstance(value, list) and len(value) == 1 else value
+    if not isinstance(candidate, dict) or candidate.get("type") not in DecisionType.__members__:
+        raise InvalidInput(
+            "This interrupt takes an Agent Inbox HumanResponse: "
+            '{"type": "accept" | "edit" | "response" | "ignore", "args": ...}'
+        )
+    decision = DecisionType(candidate["type"])
+    if decision.value not in allowed:
+        raise InvalidInput(
+            f"This interrupt does not allow '{decision.value}'.", allowed=list(allowed)
+        )
+    args = candidate.get("args")
+    if decision is DecisionType.edit and not (
+        isinstance(args, dict) and isinstance(args.get("args"), dict)
+    ):
+        raise InvalidInput('An edit carries {"action": ..., "args": {...}} in args.')
+    if decision is DecisionType.response and not isinstance(args, str):
+        raise InvalidInput("A response carries the reviewer's text in args.")
+    return decision

@@ -11,3 +11,4 @@ class Principal:
     subject: str
     token_roles: frozenset[str] = field(default_factory=frozenset)
     token_id: str | None = None
+    request_id: str | None = None  # the request that carried the token (for the audit trail)

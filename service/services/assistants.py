@@ -29,6 +29,7 @@ async def resolve(store: Store, rt: Runtime, tenant_id: str, assistant_id: str) 
 
 
 async def get(rt: Runtime, principal: Principal, assistant_id: str) -> Assistant:
+    await rt.authz.require(principal, "assistants", "read")
     async with rt.transaction() as uow:
         return await resolve(uow.store, rt, principal.tenant_id, assistant_id)
 
@@ -46,6 +47,7 @@ async def create(
     description: str | None,
     if_exists: str,
 ) -> Assistant:
+    await rt.authz.require(principal, "assistants", "write")
     if graph_id not in rt.engine.graph_ids:
         raise InvalidInput(f"Unknown graph_id {graph_id!r}.")
     async with rt.transaction() as uow:
@@ -83,6 +85,7 @@ async def update(
     name: str | None,
     description: str | None,
 ) -> Assistant:
+    await rt.authz.require(principal, "assistants", "write")
     if graph_id is not None and graph_id not in rt.engine.graph_ids:
         raise InvalidInput(f"Unknown graph_id {graph_id!r}.")
     async with rt.transaction() as uow:
@@ -106,6 +109,7 @@ async def update(
 
 
 async def delete(rt: Runtime, principal: Principal, assistant_id: str) -> None:
+    await rt.authz.require(principal, "assistants", "write")
     async with rt.transaction() as uow:
         assistant = await resolve(uow.store, rt, principal.tenant_id, assistant_id)
         await uow.store.assistants.delete(assistant.assistant_id, tenant_id=principal.tenant_id)
@@ -123,6 +127,7 @@ async def search(
     sort_by: str,
     descending: bool,
 ) -> list[Assistant]:
+    await rt.authz.require(principal, "assistants", "read")
     async with rt.transaction() as uow:
         return await uow.store.assistants.search(
             tenant_id=principal.tenant_id,
@@ -144,6 +149,7 @@ async def count(
     name: str | None,
     metadata: dict[str, Any] | None,
 ) -> int:
+    await rt.authz.require(principal, "assistants", "read")
     async with rt.transaction() as uow:
         return await uow.store.assistants.count(
             tenant_id=principal.tenant_id, graph_id=graph_id, name=name, metadata=metadata

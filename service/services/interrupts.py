@@ -7,10 +7,19 @@ from datetime import datetime
 from typing import Any
 
 from service.domain.ids import uuid7
-from service.domain.interrupts import InterruptStatus, classify, payload_hash
+from service.domain.interrupts import (
+    DecisionType,
+    InterruptStatus,
+    classify,
+    decision_of,
+    payload_hash,
+)
+from service.domain.principal import Principal
 from service.domain.runs import InterruptSnapshot
 from service.errors import AlreadyDecided, InvalidInput, NothingPending
-from service.models import Interrupt
+from service.models import Interrupt, Thread
+from service.services import audit
+from service.services.runtime import Runtime, UnitOfWork
 from service.store.store import Store
 
 
@@ -87,31 +96,59 @@ def map_resume(resume: Any, pending: Sequence[Interrupt]) -> dict[str, Any]:
     raise InvalidInput("Several interrupts are pending; resume with a map {interrupt_id: value}.")
 
 
-async def claim_for_resume(
-    store: Store,
-    *,
-    tenant_id: str,
-    thread_id: str,
+async def resolve_for_resume(
+    uow: UnitOfWork,
+    rt: Runtime,
+    principal: Principal,
+    thread: Thread,
     resume: Any,
-    by: str,
+    *,
     run_id: str,
     now: datetime,
 ) -> dict[str, Any]:
-    """Resolve the interrupts a resume answers, exactly once; returns ``{interrupt_id: value}``."""
-    pending = await store.interrupts.pending_for_threads([thread_id], tenant_id=tenant_id)
+    """Resolve the interrupts a resume answers, exactly once each; ``{interrupt_id: value}``.
+
+    For each answered interrupt: it must still be pending, the value must be a decision it
+    allows, and the caller must hold ``decide`` (and ``edit`` for edits) on its type, given
+    who owns the thread. The ``status = 'pending'`` guard makes one answer win under any
+    concurrency; every resolution is audited with the payload hash it answered.
+    """
+    pending = await uow.store.interrupts.pending_for_threads(
+        [thread.thread_id], tenant_id=principal.tenant_id
+    )
     answers = map_resume(resume, pending)
     by_id = {row.interrupt_id: row for row in pending}
-    closed = 0
     for interrupt_id, value in answers.items():
-        closed += await store.interrupts.close(
-            [by_id[interrupt_id].id],
-            tenant_id=tenant_id,
+        row = by_id[interrupt_id]
+        decision = decision_of(value, agent_inbox=row.agent_inbox, allowed=row.allowed)
+        await rt.authz.require_decision(principal, row.type, "decide", owner=thread.owner)
+        if decision is DecisionType.edit:
+            await rt.authz.require_decision(principal, row.type, "edit", owner=thread.owner)
+        closed = await uow.store.interrupts.close(
+            [row.id],
+            tenant_id=principal.tenant_id,
             status=InterruptStatus.resolved,
             now=now,
-            by=by,
+            by=principal.subject,
             decision=value,
             resume_run_id=run_id,
         )
-    if closed != len(answers):
-        raise AlreadyDecided()
+        if closed != 1:
+            raise AlreadyDecided()
+        await audit.record_for(
+            uow,
+            principal,
+            "interrupt.resolve",
+            "interrupt",
+            row.id,
+            detail={
+                "thread_id": thread.thread_id,
+                "interrupt_id": interrupt_id,
+                "type": row.type,
+                "decision": decision.value,
+                "decision_hash": payload_hash(value),
+                "run_id": run_id,
+            },
+            payload_hash=row.payload_hash,
+        )
     return answers

@@ -69,22 +69,39 @@ async def _cancel_inflight(uow: UnitOfWork, inflight: list[Run], action: CancelA
             uow.jobs.control(run.run_id, f"cancel:{action.value}")
 
 
+def _permission(request: RunRequest) -> tuple[str, str]:
+    """What starting this run needs: a resume is checked per interrupt, later."""
+    command = request.command or {}
+    if command.get("resume") is not None:
+        return ("threads", "read")
+    if command.get("update") is not None or command.get("goto") is not None:
+        return ("state", "update")
+    return ("runs", "create")
+
+
 async def _thread_for_run(
-    uow: UnitOfWork, principal: Principal, raw_thread_id: str | None, request: RunRequest
+    uow: UnitOfWork,
+    rt: Runtime,
+    principal: Principal,
+    raw_thread_id: str | None,
+    request: RunRequest,
 ) -> tuple[Thread, bool]:
+    obj, act = _permission(request)
     if raw_thread_id is None:
+        await rt.authz.require(principal, "threads", "create")
         thread = threads.new_thread(principal, new_thread_id(principal.tenant_id), {})
         uow.store.threads.add(thread)
         return thread, True
     thread_id = resolve_thread_id(principal.tenant_id, raw_thread_id)
-    existing = await uow.store.threads.get(thread_id, tenant_id=principal.tenant_id, lock=True)
-    if existing is not None:
-        return existing, False
-    if request.if_not_exists != "create":
-        raise threads.not_found()
-    created = threads.new_thread(principal, thread_id, {})
-    uow.store.threads.add(created)
-    return created, False
+    if await uow.store.threads.get(thread_id, tenant_id=principal.tenant_id) is None:
+        if request.if_not_exists != "create":
+            raise threads.not_found()
+        await rt.authz.require(principal, "threads", "create")
+        created = threads.new_thread(principal, thread_id, {})
+        uow.store.threads.add(created)
+        return created, False
+    existing = await threads.load(uow.store, rt, principal, thread_id, obj=obj, act=act, lock=True)
+    return existing, False
 
 
 async def create(
@@ -103,7 +120,7 @@ async def create(
         assistant = await assistants.resolve(
             uow.store, rt, principal.tenant_id, request.assistant_id
         )
-        thread, temporary = await _thread_for_run(uow, principal, raw_thread_id, request)
+        thread, temporary = await _thread_for_run(uow, rt, principal, raw_thread_id, request)
         inflight = (
             []
             if temporary
@@ -121,14 +138,8 @@ async def create(
             await _cancel_inflight(uow, inflight, action)
         command = request.command
         if command is not None and command.get("resume") is not None:
-            answers = await interrupt_index.claim_for_resume(
-                uow.store,
-                tenant_id=principal.tenant_id,
-                thread_id=thread.thread_id,
-                resume=command["resume"],
-                by=principal.subject,
-                run_id=run_id,
-                now=now,
+            answers = await interrupt_index.resolve_for_resume(
+                uow, rt, principal, thread, command["resume"], run_id=run_id, now=now
             )
             command = {**command, "resume": answers}
         metadata = {
@@ -197,27 +208,24 @@ def _merge_config(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-async def _load(store: Store, principal: Principal, raw_thread_id: str, run_id: str) -> Run:
-    thread_id = resolve_thread_id(principal.tenant_id, raw_thread_id)
-    run = await store.runs.get(run_id, tenant_id=principal.tenant_id, thread_id=thread_id)
+async def _load(
+    store: Store,
+    rt: Runtime,
+    principal: Principal,
+    raw_thread_id: str,
+    run_id: str,
+    act: str = "read",
+) -> Run:
+    thread = await threads.load(store, rt, principal, raw_thread_id, obj="runs", act=act)
+    run = await store.runs.get(run_id, tenant_id=principal.tenant_id, thread_id=thread.thread_id)
     if run is None:
-        if await store.threads.get(thread_id, tenant_id=principal.tenant_id) is None:
-            raise threads.not_found()
         raise run_not_found()
     return run
 
 
 async def get(rt: Runtime, principal: Principal, raw_thread_id: str, run_id: str) -> Run:
     async with rt.transaction() as uow:
-        return await _load(uow.store, principal, raw_thread_id, run_id)
-
-
-async def get_any(rt: Runtime, principal: Principal, run_id: str) -> Run:
-    async with rt.transaction() as uow:
-        run = await uow.store.runs.get(run_id, tenant_id=principal.tenant_id)
-    if run is None:
-        raise run_not_found()
-    return run
+        return await _load(uow.store, rt, principal, raw_thread_id, run_id)
 
 
 async def list_runs(
@@ -230,7 +238,7 @@ async def list_runs(
     status: str | None,
 ) -> list[Run]:
     async with rt.transaction() as uow:
-        thread = await threads.load(uow.store, principal, raw_thread_id)
+        thread = await threads.load(uow.store, rt, principal, raw_thread_id, obj="runs")
         return await uow.store.runs.list_for_thread(
             thread.thread_id,
             tenant_id=principal.tenant_id,
@@ -250,7 +258,7 @@ async def cancel(
     wait: bool,
 ) -> Run:
     async with rt.transaction() as uow:
-        run = await _load(uow.store, principal, raw_thread_id, run_id)
+        run = await _load(uow.store, rt, principal, raw_thread_id, run_id, act="cancel")
         if not RunStatus(run.status).terminal:
             await _cancel_inflight(uow, [run], action)
         cancelled_pending = run.status == RunStatus.pending.value
@@ -262,30 +270,24 @@ async def cancel(
 
 
 async def _settle_cancelled_pending(rt: Runtime, principal: Principal, run: Run) -> None:
-    """A pending run cancelled before any worker took it: the thread goes back to rest."""
+    """A pending run cancelled before any worker took it: the thread and its review index
+    go back to what the checkpoints hold (a resume that never ran reopens its interrupt)."""
+    current = await rt.engine.current(run.thread_id, run.graph_id, RunStatus.interrupted)
     async with rt.transaction() as uow:
         thread = await uow.store.threads.get(
             run.thread_id, tenant_id=principal.tenant_id, lock=True
         )
-        if thread is not None and not await uow.store.runs.inflight(
-            thread.thread_id, tenant_id=principal.tenant_id
-        ):
-            pending = await uow.store.interrupts.pending_for_threads(
-                [thread.thread_id], tenant_id=principal.tenant_id
-            )
-            status = ThreadStatus.interrupted if pending else ThreadStatus.idle
-            await uow.store.threads.set_state(
-                thread.thread_id,
-                tenant_id=principal.tenant_id,
-                status=status.value,
-                set_values=False,
+        if thread is not None:
+            queued = await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id)
+            await threads.apply_result(
+                uow.store, thread, current, run_id=None, graph_id=run.graph_id, busy=bool(queued)
             )
     await rt.bus.finish(run.run_id)
 
 
 async def delete(rt: Runtime, principal: Principal, raw_thread_id: str, run_id: str) -> None:
     async with rt.transaction() as uow:
-        run = await _load(uow.store, principal, raw_thread_id, run_id)
+        run = await _load(uow.store, rt, principal, raw_thread_id, run_id, act="delete")
         if not RunStatus(run.status).terminal:
             raise Conflict("Run is still in flight; cancel it first.")
         await uow.store.runs.delete(run.run_id, tenant_id=principal.tenant_id)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from service.authz.guard import Authorizer
 from service.engine.executor import GraphEngine
 from service.queue.port import Bell, EventBus, PendingJobs
 from service.store.store import Store, StoreFactory
@@ -34,6 +35,7 @@ class Runtime:
     engine: GraphEngine
     bell: Bell
     bus: EventBus
+    authz: Authorizer
     limits: Limits = field(default_factory=Limits)
     known_tenants: set[str] = field(default_factory=set)
 

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.domain.ids import new_session_id_from_client, new_thread_id, resolve_thread_id
-from service.domain.interrupts import InterruptStatus
+from service.domain.interrupts import InterruptStatus, payload_hash
 from service.domain.principal import Principal
 from service.domain.runs import RunResult, RunStatus, ThreadStatus
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, Forbidden, NotFound
 from service.models import Interrupt, Thread
 from service.models.base import utcnow
+from service.services import audit
 from service.services import interrupts as interrupt_index
 from service.services.runtime import Runtime
 from service.store.store import Store
@@ -35,12 +36,29 @@ def not_found() -> NotFound:
     return NotFound("Thread not found.")
 
 
-async def load(store: Store, principal: Principal, raw_id: str, *, lock: bool = False) -> Thread:
-    """The caller's thread or the standard 404; the tenant prefix is checked first."""
+async def load(
+    store: Store,
+    rt: Runtime,
+    principal: Principal,
+    raw_id: str,
+    *,
+    obj: str = "threads",
+    act: str = "read",
+    lock: bool = False,
+) -> Thread:
+    """The caller's thread, visible to them and open to ``act`` on ``obj``.
+
+    The tenant prefix is checked before any query. A thread the caller may not read is
+    answered exactly like an unknown one (404); one they may read but not act on is 403.
+    """
     thread_id = resolve_thread_id(principal.tenant_id, raw_id)
     thread = await store.threads.get(thread_id, tenant_id=principal.tenant_id, lock=lock)
     if thread is None:
         raise not_found()
+    if not (await rt.authz.check(principal, "threads", "read", owner=thread.owner)).allowed:
+        raise not_found()
+    if (obj, act) != ("threads", "read"):
+        await rt.authz.require(principal, obj, act, owner=thread.owner)
     return thread
 
 
@@ -78,6 +96,7 @@ async def create(
     metadata: dict[str, Any],
     if_exists: str,
 ) -> ThreadView:
+    await rt.authz.require(principal, "threads", "create")
     full_id = (
         new_session_id_from_client(principal.tenant_id, thread_id)
         if thread_id
@@ -97,7 +116,7 @@ async def create(
 
 async def get(rt: Runtime, principal: Principal, thread_id: str) -> ThreadView:
     async with rt.transaction() as uow:
-        thread = await load(uow.store, principal, thread_id)
+        thread = await load(uow.store, rt, principal, thread_id)
         return (await views(uow.store, principal.tenant_id, [thread]))[0]
 
 
@@ -105,7 +124,7 @@ async def update(
     rt: Runtime, principal: Principal, thread_id: str, *, metadata: dict[str, Any]
 ) -> ThreadView:
     async with rt.transaction() as uow:
-        thread = await load(uow.store, principal, thread_id, lock=True)
+        thread = await load(uow.store, rt, principal, thread_id, act="update", lock=True)
         thread.metadata_ = {**thread.metadata_, **metadata, "owner": thread.owner}
         thread.updated_at = utcnow()
         await uow.store.flush()
@@ -116,7 +135,7 @@ async def delete(rt: Runtime, principal: Principal, thread_id: str) -> None:
     """Delete the thread, its runs (cancelling those in flight) and its checkpoints."""
     now = utcnow()
     async with rt.transaction() as uow:
-        thread = await load(uow.store, principal, thread_id, lock=True)
+        thread = await load(uow.store, rt, principal, thread_id, act="delete", lock=True)
         for run in await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id):
             if not await uow.store.runs.cancel_pending(run.run_id, now=now):
                 await uow.store.runs.request_cancel(run.run_id, "interrupt", now=now)
@@ -145,6 +164,7 @@ async def search(
     sort_by: str,
     descending: bool,
 ) -> list[ThreadView]:
+    owner = await _list_scope(rt, principal)
     full_ids = None
     if ids is not None:
         full_ids = []
@@ -157,6 +177,7 @@ async def search(
         threads = await uow.store.threads.search(
             tenant_id=principal.tenant_id,
             ids=full_ids,
+            owner=owner,
             status=status,
             metadata=metadata,
             values=values,
@@ -176,10 +197,23 @@ async def count(
     values: dict[str, Any] | None,
     status: str | None,
 ) -> int:
+    owner = await _list_scope(rt, principal)
     async with rt.transaction() as uow:
         return await uow.store.threads.count(
-            tenant_id=principal.tenant_id, status=status, metadata=metadata, values=values
+            tenant_id=principal.tenant_id,
+            owner=owner,
+            status=status,
+            metadata=metadata,
+            values=values,
         )
+
+
+async def _list_scope(rt: Runtime, principal: Principal) -> str | None:
+    """None to list every thread of the tenant, or the caller's subject for own threads only."""
+    scope = await rt.authz.scope(principal, "threads", "read")
+    if scope is None:
+        raise Forbidden("Not allowed to read threads.")
+    return None if scope == "any" else principal.subject
 
 
 def graph_of(thread: Thread) -> str | None:
@@ -211,7 +245,7 @@ async def get_state(
     subgraphs: bool = False,
 ) -> dict[str, Any]:
     async with rt.transaction() as uow:
-        thread = await load(uow.store, principal, thread_id)
+        thread = await load(uow.store, rt, principal, thread_id)
     graph_id = graph_of(thread)
     if graph_id is None:
         if checkpoint_id:
@@ -233,7 +267,7 @@ async def history(
     checkpoint_id: str | None,
 ) -> list[dict[str, Any]]:
     async with rt.transaction() as uow:
-        thread = await load(uow.store, principal, thread_id)
+        thread = await load(uow.store, rt, principal, thread_id)
     graph_id = graph_of(thread)
     if graph_id is None:
         return []
@@ -257,11 +291,22 @@ async def update_state(
     checkpoint_id: str | None,
     graph_id: str | None = None,
 ) -> dict[str, Any]:
-    """Write state as if ``as_node`` produced it; the review index follows the new state."""
+    """Write state as if ``as_node`` produced it; the review index follows the new state.
+
+    Pending interrupts that the update moves past are closed without a decision, so the
+    caller also needs the right to decide each of them; the update is audited.
+    """
     async with rt.transaction() as uow:
-        thread = await load(uow.store, principal, thread_id, lock=True)
+        thread = await load(
+            uow.store, rt, principal, thread_id, obj="state", act="update", lock=True
+        )
         if await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id):
             raise Conflict("Thread has a run in flight; update its state when it is done.")
+        pending = await uow.store.interrupts.pending_for_threads(
+            [thread.thread_id], tenant_id=principal.tenant_id
+        )
+        for row in pending:
+            await rt.authz.require_decision(principal, row.type, "decide", owner=thread.owner)
         graph = graph_of(thread) or graph_id
         if graph is None:
             raise Conflict("Thread has no graph yet; start a run or pass a graph.")
@@ -271,6 +316,19 @@ async def update_state(
         await apply_result(uow.store, thread, result, run_id=None, graph_id=graph)
         if graph_of(thread) is None:
             thread.metadata_ = {**thread.metadata_, "graph_id": graph}
+        await audit.record_for(
+            uow,
+            principal,
+            "state.update",
+            "thread",
+            thread.thread_id,
+            detail={
+                "as_node": as_node,
+                "checkpoint_id": ref.get("checkpoint_id"),
+                "bypassed_interrupts": [row.interrupt_id for row in pending],
+            },
+            payload_hash=payload_hash(values),
+        )
     return {"checkpoint": ref, "configurable": ref, "checkpoint_id": ref.get("checkpoint_id")}
 
 

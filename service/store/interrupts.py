@@ -87,3 +87,7 @@ class InterruptRepository(Repository):
         )
         result = await self.session.execute(stmt)
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def get(self, row_id: str, *, tenant_id: str) -> Interrupt | None:
+        stmt = select(Interrupt).where(Interrupt.id == row_id, Interrupt.tenant_id == tenant_id)
+        return (await self.session.scalars(stmt)).one_or_none()

@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service.errors import Conflict, Unavailable
 from service.store.assistants import AssistantRepository
-from service.store.db import create_sessionmaker
+from service.store.audit import AuditRepository
+from service.store.db import READONLY_OPTION, create_sessionmaker
 from service.store.interrupts import InterruptRepository
+from service.store.policies import PolicyRepository
 from service.store.runs import RunRepository
 from service.store.tenants import TenantRepository
 from service.store.threads import ThreadRepository
@@ -25,6 +27,8 @@ class Store:
         self.threads = ThreadRepository(session)
         self.runs = RunRepository(session)
         self.interrupts = InterruptRepository(session)
+        self.audit = AuditRepository(session)
+        self.policies = PolicyRepository(session)
 
     async def flush(self) -> None:
         await self.session.flush()
@@ -40,15 +44,24 @@ class StoreFactory:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Store]:
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Store]:
         """One transaction: commits when the block ends, rolls back when it raises.
 
         Database errors become service errors: a unique-constraint race is a 409,
         a lost or refused connection is a 503 (the client may retry).
         """
         try:
-            async with self._sessions() as session, session.begin():
-                yield Store(session)
+            async with self._sessions() as session:
+                # SQLite: a read-only transaction starts with a plain BEGIN, so readers never
+                # wait for the write lock (writers take it at BEGIN IMMEDIATE).
+                options = {READONLY_OPTION: True} if readonly else {}
+                await session.connection(execution_options=options)
+                try:
+                    yield Store(session)
+                except BaseException:
+                    await session.rollback()
+                    raise
+                await session.commit()
         except IntegrityError as exc:
             raise Conflict("The request conflicts with a concurrent change; retry.") from exc
         except (OperationalError, DBAPIError) as exc:

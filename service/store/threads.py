@@ -34,11 +34,14 @@ class ThreadRepository(Repository):
         *,
         tenant_id: str,
         ids: list[str] | None,
+        owner: str | None,
         status: str | None,
         metadata: dict[str, Any] | None,
         values: dict[str, Any] | None,
     ) -> Select[Any]:
         stmt = stmt.where(Thread.tenant_id == tenant_id)
+        if owner is not None:
+            stmt = stmt.where(Thread.owner == owner)
         if ids is not None:
             stmt = stmt.where(Thread.thread_id.in_(ids))
         if status:
@@ -54,6 +57,7 @@ class ThreadRepository(Repository):
         *,
         tenant_id: str,
         ids: list[str] | None = None,
+        owner: str | None = None,
         status: str | None = None,
         metadata: dict[str, Any] | None = None,
         values: dict[str, Any] | None = None,
@@ -67,6 +71,7 @@ class ThreadRepository(Repository):
             select(Thread),
             tenant_id=tenant_id,
             ids=ids,
+            owner=owner,
             status=status,
             metadata=metadata,
             values=values,
@@ -79,6 +84,7 @@ class ThreadRepository(Repository):
         self,
         *,
         tenant_id: str,
+        owner: str | None = None,
         status: str | None = None,
         metadata: dict[str, Any] | None = None,
         values: dict[str, Any] | None = None,
@@ -87,6 +93,7 @@ class ThreadRepository(Repository):
             select(func.count()).select_from(Thread),
             tenant_id=tenant_id,
             ids=None,
+            owner=owner,
             status=status,
             metadata=metadata,
             values=values,

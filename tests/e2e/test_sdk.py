@@ -15,8 +15,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from service.auth.jwt import mint_token
-from tests.fixtures.app import ROOT, TEST_SECRET, make_settings
+from tests.fixtures.app import ROOT, TEST_SECRET
 from tests.fixtures.live import LiveServer, running
 
 pytestmark = pytest.mark.e2e
@@ -48,10 +47,14 @@ def server(
     yield from running(tmp, env)
 
 
-def sdk(server: LiveServer, tenant: str, subject: str = "ada") -> LangGraphClient:
-    """An SDK client for a fresh tenant named after ``tenant``."""
-    settings = make_settings(ROOT, jwt_secret=TEST_SECRET)
-    token = mint_token(settings, tenant=f"{tenant}-{RUN}", subject=subject)
+def sdk(
+    server: LiveServer,
+    tenant: str,
+    subject: str = "ada",
+    roles: tuple[str, ...] = ("tenant_admin", "editor", "agent"),
+) -> LangGraphClient:
+    """An SDK client for ``subject`` in a fresh tenant named after ``tenant``."""
+    token = server.mint(f"{tenant}-{RUN}", subject, roles)
     return get_client(url=server.url, headers={"Authorization": f"Bearer {token}"}, api_key=None)
 
 

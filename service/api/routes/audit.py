@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from service.api.deps import PrincipalDep, RuntimeDep
+from service.api.schemas.policies import audit_json
+from service.services import audit
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get("")
+async def list_audit(
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    after_seq: int = Query(default=0, ge=0),
+    limit: int = Query(default=100, ge=1, le=1000),
+    target_type: str | None = Query(default=None, max_length=32),
+    target_id: str | None = Query(default=None, max_length=200),
+    action: str | None = Query(default=None, max_length=64),
+) -> list[dict[str, Any]]:
+    rows = await audit.list_events(
+        rt,
+        principal,
+        after_seq=after_seq,
+        limit=limit,
+        target_type=target_type,
+        target_id=target_id,
+        action=action,
+    )
+    return [audit_json(row) for row in rows]
+
+
+@router.get("/verify")
+async def verify_audit(rt: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    return dataclasses.asdict(await audit.verify(rt, principal))

@@ -1,0 +1,474 @@
+"""Redis bell and event bus for production (API and workers in separate processes).
+
+Postgres is the source of truth for runs. Redis only shortens latencies, and it may lose
+everything at any moment (``FLUSHALL``, a restart, ``SHUTDOWN NOSAVE``) or stall
+(``CLIENT PAUSE``, ``SIGSTOP``). Every call here is therefore bounded in time with
+``asyncio.timeout`` on top of the socket timeouts, and losing Redis costs latency or stream
+parts, never a run (workers poll the ledger, leases and the reaper recover the rest).
+
+Keys (``prefix`` defaults to ``countersign``; one prefix per deployment):
+
+``{prefix}:bell``
+    LIST used as a doorbell. ``ring()`` is ``LPUSH`` of a token followed by ``LTRIM`` to
+    ``bell_depth`` entries, so the list never grows without bound; ``wait(t)`` is ``BLPOP``
+    with that timeout. A list rather than pub/sub because a ring made while no worker is
+    waiting (all busy, or between two waits) stays in the list and is picked up by the next
+    ``wait``; a pub/sub message would be lost. Each ``BLPOP`` takes one token, so one ring
+    wakes exactly one of the workers blocked on the key (in any process); a burst of rings
+    wakes up to ``bell_depth`` of them. Spare tokens only cause a cheap extra claim attempt.
+    ``ring()`` never raises and gives up after ``ring_timeout`` (200 ms): the caller has
+    already committed, and the worker's poll finds the run anyway.
+
+``{prefix}:run:{run_id}:events``
+    STREAM per run. ``publish`` is ``XADD ... MAXLEN ~ maxlen`` (10,000: a runaway run cannot
+    fill memory) with the fields ``event`` and ``data``, plus a generous ``PEXPIRE``
+    (``max(replay_seconds, 3600)`` s) so the stream of a crashed run does not live forever.
+    Event ids are the stream ids (``"1700000000000-0"``); clients send them back as
+    ``Last-Event-ID``, and any API process can resume from them. ``finish`` appends an entry
+    named ``port.END_EVENT`` and sets the expiry to ``replay_seconds``. ``subscribe`` reads with
+    ``XREAD BLOCK`` (5 s blocks; an ``XREAD`` on ids already present returns at once, so the
+    same loop replays and then follows live), never yields the end marker and returns after
+    it. On a Redis error it retries with a short backoff from the last id it yielded: no
+    duplicates, no gaps (other than entries Redis itself lost). ``publish``/``finish`` are
+    bounded by ``op_timeout`` (1 s) and raise; the worker logs and goes on. ``has_stream`` is
+    ``EXISTS``; when Redis cannot answer it logs and says False (the events are out of reach).
+
+``{prefix}:control``
+    pub/sub channel for control messages (``{"run_id": ..., "action": ...}``, e.g. cancel).
+    Fire and forget: a message published while a listener reconnects is lost, which is
+    acceptable because the worker's lease renewal also notices runs cancelled in the ledger.
+    ``send_control`` never raises (bounded by ``control_timeout``). A background listener,
+    started by ``on_control`` (or ``await start()``), reconnects after errors, pings the
+    channel when it has been quiet so a half-open connection is noticed, and awaits every
+    registered handler; a failing handler is logged and the others still run.
+
+Connections: every blocked ``XREAD`` (one per open SSE stream or ``/wait``) and every blocked
+``BLPOP`` holds a pool connection for up to one block. ``from_url`` therefore builds a pool
+with ``max_connections`` (default 1,000) and a socket timeout longer than a block; when the
+pool is exhausted, readers back off and retry, and ``ring`` gives up quietly. Its clients
+also retry a command twice on a fresh connection (``Redis.from_url`` alone never retries, so
+a pooled connection closed by a Redis restart would fail its next command). A client passed
+in by the caller is used as is (blocks are kept shorter than its socket timeout; give it a
+retry policy) and is not closed by ``aclose()``. Bell and bus may share one client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from typing import Any, Self
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from service.queue.port import END_EVENT, StreamEvent
+
+log = logging.getLogger(__name__)
+
+ControlHandler = Callable[[str, str], Awaitable[None]]
+
+DEFAULT_PREFIX = "countersign"
+DEFAULT_MAX_CONNECTIONS = 1000
+RING_TIMEOUT = 0.2  # seconds; ring() runs right after a commit, in the request path
+OP_TIMEOUT = 1.0  # seconds; bound of publish/finish/has_stream and of connecting
+CONTROL_TIMEOUT = 0.5  # seconds; send_control also runs after a commit
+BLOCK_SECONDS = 5.0  # longest single server-side block of XREAD / BLPOP
+STREAM_MAXLEN = 10_000  # approximate cap of one run's stream
+LIVE_TTL_SECONDS = 3600.0  # at least this long while a run is still publishing
+BELL_DEPTH = 32  # most tokens the bell list keeps
+READ_COUNT = 500  # stream entries per XREAD
+RETRY_MIN, RETRY_MAX = 0.05, 1.0  # backoff of readers and of the control listener
+WAIT_ERROR_PAUSE = 1.0  # longest pause of Bell.wait after a Redis error
+LISTEN_POLL = 1.0  # control listener: seconds per get_message
+PING_AFTER = 15.0  # control listener: ping when nothing was heard for this long
+PING_GRACE = 10.0  # ... and reconnect when the pong does not come within this
+
+REDIS_PY_SOCKET_TIMEOUT = 5.0  # redis-py's Connection default (redis._defaults)
+
+_STREAM_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
+_U64 = 2**64
+
+
+def _client_from_url(url: str, max_connections: int, options: Mapping[str, Any]) -> aioredis.Redis:
+    settings: dict[str, Any] = {
+        "max_connections": max_connections,
+        "socket_connect_timeout": OP_TIMEOUT,
+        # longer than one blocking read, so blocked XREAD/BLPOP never trip it
+        "socket_timeout": BLOCK_SECONDS + 5.0,
+        # Redis.from_url does not retry at all: a pooled connection that Redis closed
+        # (restart, CLIENT KILL, idle timeout) would fail its next command. Reconnect instead;
+        # the asyncio.timeout around every call still bounds the total time.
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=2),
+        **options,
+    }
+    return aioredis.Redis.from_url(url, **settings)
+
+
+def _block_cap(client: aioredis.Redis, wanted: float) -> float:
+    """The longest server-side block the client's socket timeout allows."""
+    options = client.connection_pool.connection_kwargs
+    # absent (e.g. Redis.from_url without it) means redis-py's connection default
+    socket_timeout = options.get("socket_timeout", REDIS_PY_SOCKET_TIMEOUT)
+    if socket_timeout is None:
+        return wanted
+    limit = float(socket_timeout)
+    limit = limit - 0.5 if limit > 1.0 else limit / 2
+    return max(0.05, min(wanted, limit))
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)
+
+
+def _bytes(value: object) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return b""
+
+
+def _valid_stream_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    match = _STREAM_ID.fullmatch(value.strip())
+    if match is None or int(match[1]) >= _U64 or int(match[2]) >= _U64:
+        return None
+    return match[0]
+
+
+def _entries(reply: object) -> Iterator[tuple[str, Mapping[Any, Any]]]:
+    """``(id, fields)`` pairs of an XREAD reply, whatever its shape.
+
+    redis-py shapes XREAD replies by protocol and options: ``[[key, [(id, fields), ...]]]``
+    (RESP2 shapes, the default), ``{key: [[(id, fields), ...]]}`` (RESP3) or
+    ``{key: [(id, fields), ...]}`` (unified). Only one stream is read at a time, so every
+    ``(id, dict)`` pair in the reply belongs to it, in order.
+    """
+    if isinstance(reply, Mapping):
+        for value in reply.values():
+            yield from _entries(value)
+    elif isinstance(reply, list | tuple):
+        if len(reply) == 2 and isinstance(reply[0], bytes | str) and isinstance(reply[1], Mapping):
+            yield _text(reply[0]), reply[1]
+            return
+        for item in reply:
+            if isinstance(item, list | tuple | Mapping):
+                yield from _entries(item)
+
+
+def _field(fields: Mapping[Any, Any], name: str) -> object:
+    value = fields.get(name.encode())
+    return fields.get(name) if value is None else value
+
+
+class _Complaints:
+    """Logs failures of one kind at WARNING at most every ``every`` seconds (else DEBUG)."""
+
+    def __init__(self, what: str, every: float = 10.0) -> None:
+        self._what = what
+        self._every = every
+        self._last = -every
+
+    def failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._last >= self._every:
+            self._last = now
+            log.warning("redis: %s failed: %r", self._what, exc)
+        else:
+            log.debug("redis: %s failed: %r", self._what, exc)
+
+
+class RedisBell:
+    """``Bell`` on a Redis list: LPUSH + LTRIM to ring, BLPOP to wait (see the module doc)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        ring_timeout: float = RING_TIMEOUT,
+        op_timeout: float = OP_TIMEOUT,
+        bell_depth: int = BELL_DEPTH,
+        owns_client: bool = False,
+    ) -> None:
+        self._client = client
+        self.key = f"{prefix}:bell"
+        self._ring_timeout = ring_timeout
+        self._op_timeout = op_timeout
+        self._depth = max(1, bell_depth)
+        self._owns_client = owns_client
+        self._closed = False
+        self._block = _block_cap(client, BLOCK_SECONDS)
+        self._ring_failures = _Complaints("ringing the bell")
+        self._wait_failures = _Complaints("waiting on the bell")
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        **options: Any,
+    ) -> Self:
+        """A bell on its own client; ``options`` go to ``redis.asyncio.Redis.from_url``."""
+        client = _client_from_url(url, max_connections, options)
+        return cls(client, prefix=prefix, owns_client=True)
+
+    async def ring(self) -> None:
+        try:
+            async with asyncio.timeout(self._ring_timeout):
+                async with self._client.pipeline(transaction=False) as pipe:
+                    pipe.lpush(self.key, b"1")
+                    pipe.ltrim(self.key, 0, self._depth - 1)
+                    await pipe.execute()
+        except Exception as exc:  # a lost ring costs latency, never a run
+            self._ring_failures.failed(exc)
+
+    async def wait(self, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout)
+        blocked = False
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining < 0.01:
+                    if blocked:
+                        return False
+                    async with asyncio.timeout(self._op_timeout):
+                        return await self._client.lpop(self.key) is not None
+                block = min(remaining, self._block)
+                async with asyncio.timeout(block + self._op_timeout):
+                    popped = await self._client.blpop([self.key], timeout=block)
+                blocked = True
+                if popped is not None:
+                    return True
+        except Exception as exc:
+            self._wait_failures.failed(exc)
+            await asyncio.sleep(min(max(0.0, deadline - loop.time()), WAIT_ERROR_PAUSE))
+            return False
+
+    async def aclose(self) -> None:
+        if self._owns_client and not self._closed:
+            self._closed = True
+            await self._client.aclose()
+
+
+class RedisEventBus:
+    """``EventBus`` on one Redis stream per run plus a pub/sub control channel."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        replay_seconds: float = 600.0,
+        prefix: str = DEFAULT_PREFIX,
+        maxlen: int = STREAM_MAXLEN,
+        block_seconds: float = BLOCK_SECONDS,
+        op_timeout: float = OP_TIMEOUT,
+        control_timeout: float = CONTROL_TIMEOUT,
+        owns_client: bool = False,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self.channel = f"{prefix}:control"
+        self._replay_ms = max(1, int(replay_seconds * 1000))
+        self._live_ttl_ms = max(self._replay_ms, int(LIVE_TTL_SECONDS * 1000))
+        self._maxlen = maxlen
+        self._block = _block_cap(client, block_seconds)
+        self._op_timeout = op_timeout
+        self._control_timeout = control_timeout
+        self._owns_client = owns_client
+        self._handlers: list[ControlHandler] = []
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._closed = False
+        self._control_failures = _Complaints("sending a control message")
+        self._listen_failures = _Complaints("listening for control messages")
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        replay_seconds: float = 600.0,
+        prefix: str = DEFAULT_PREFIX,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        **options: Any,
+    ) -> Self:
+        """A bus on its own client; ``options`` go to ``redis.asyncio.Redis.from_url``."""
+        client = _client_from_url(url, max_connections, options)
+        return cls(client, replay_seconds=replay_seconds, prefix=prefix, owns_client=True)
+
+    def stream_key(self, run_id: str) -> str:
+        return f"{self._prefix}:run:{run_id}:events"
+
+    # ---- events ---------------------------------------------------------------------
+
+    async def _append(self, run_id: str, event: str, data: bytes, ttl_ms: int) -> str:
+        key = self.stream_key(run_id)
+        async with asyncio.timeout(self._op_timeout):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.xadd(
+                    key, {"event": event, "data": data}, maxlen=self._maxlen, approximate=True
+                )
+                pipe.pexpire(key, ttl_ms)
+                replies = await pipe.execute()
+        return _text(replies[0])
+
+    async def publish(self, run_id: str, event: str, data: bytes) -> str:
+        return await self._append(run_id, event, data, self._live_ttl_ms)
+
+    async def finish(self, run_id: str) -> None:
+        await self._append(run_id, END_EVENT, b"", self._replay_ms)
+
+    async def has_stream(self, run_id: str) -> bool:
+        """EXISTS; False (logged) when Redis cannot answer: its events are out of reach."""
+        try:
+            async with asyncio.timeout(self._op_timeout):
+                return bool(await self._client.exists(self.stream_key(run_id)))
+        except Exception as exc:
+            log.warning("redis: has_stream(%s) failed: %r", run_id, exc)
+            return False
+
+    async def subscribe(
+        self, run_id: str, last_event_id: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        key = self.stream_key(run_id)
+        position = _valid_stream_id(last_event_id) or "0-0"
+        block_ms = max(1, int(self._block * 1000))
+        delay = RETRY_MIN
+        failures = _Complaints(f"reading the events of run {run_id}")
+        while True:
+            # No connection is held between reads: a consumer that stops iterating (or is
+            # cancelled, which disconnects the blocked connection) leaves nothing behind.
+            try:
+                async with asyncio.timeout(self._block + self._op_timeout):
+                    reply = await self._client.xread(
+                        {key: position}, count=READ_COUNT, block=block_ms
+                    )
+            except Exception as exc:
+                failures.failed(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            delay = RETRY_MIN
+            for entry_id, fields in _entries(reply):
+                position = entry_id
+                event = _text(_field(fields, "event"))
+                if event == END_EVENT:
+                    return
+                yield StreamEvent(entry_id, event, _bytes(_field(fields, "data")))
+
+    # ---- control --------------------------------------------------------------------
+
+    async def send_control(self, run_id: str, action: str) -> None:
+        """PUBLISH; never raises (the ledger and lease renewal are the fallback)."""
+        message = json.dumps({"run_id": run_id, "action": action})
+        try:
+            async with asyncio.timeout(self._control_timeout):
+                await self._client.publish(self.channel, message)
+        except Exception as exc:
+            self._control_failures.failed(exc)
+
+    def on_control(self, handler: ControlHandler) -> None:
+        self._handlers.append(handler)
+        self._ensure_listener()
+
+    async def start(self, timeout: float = 5.0) -> bool:
+        """Start the control listener; True once it is subscribed (within ``timeout``)."""
+        self._ensure_listener()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._subscribed.wait()
+        return self._subscribed.is_set()
+
+    def _ensure_listener(self) -> None:
+        if self._closed or (self._listener is not None and not self._listener.done()):
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop yet: start() begins listening
+            return
+        self._listener = asyncio.create_task(self._listen(), name="countersign-control")
+
+    async def _listen(self) -> None:
+        delay = RETRY_MIN
+        while True:
+            try:
+                await self._listen_once()
+            except Exception as exc:
+                self._listen_failures.failed(exc)
+            self._subscribed.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
+
+    async def _listen_once(self) -> None:
+        loop = asyncio.get_running_loop()
+        pubsub = self._client.pubsub()
+        try:
+            async with asyncio.timeout(self._op_timeout):
+                await pubsub.subscribe(self.channel)
+            heard = loop.time()
+            pinged = False
+            while True:
+                message = await pubsub.get_message(timeout=LISTEN_POLL)
+                now = loop.time()
+                if message is None:
+                    if not pinged and now - heard > PING_AFTER:
+                        async with asyncio.timeout(self._op_timeout):
+                            await pubsub.ping()
+                        pinged = True
+                    elif pinged and now - heard > PING_AFTER + PING_GRACE:
+                        raise RedisConnectionError("control channel went silent")
+                    continue
+                heard, pinged = now, False
+                kind = _text(message.get("type"))
+                if kind == "subscribe":
+                    self._subscribed.set()
+                elif kind == "message":
+                    await self._dispatch(message.get("data"))
+        finally:
+            self._subscribed.clear()
+            close: Callable[[], Awaitable[None]] = pubsub.aclose  # untyped in redis-py
+            with contextlib.suppress(Exception):
+                await close()
+
+    async def _dispatch(self, raw: object) -> None:
+        try:
+            message = json.loads(_bytes(raw) if not isinstance(raw, str) else raw)
+            run_id, action = message["run_id"], message["action"]
+            if not isinstance(run_id, str) or not isinstance(action, str):
+                raise TypeError("run_id and action must be strings")
+        except (ValueError, KeyError, TypeError):
+            log.warning("redis: ignoring a malformed control message %r", raw)
+            return
+        for handler in list(self._handlers):
+            try:
+                await handler(run_id, action)
+            except Exception:
+                log.exception("control handler failed for run %s (%s)", run_id, action)
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        if self._owns_client:
+            await self._client.aclose()

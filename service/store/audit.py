@@ -1,0 +1,64 @@
+"""Audit events: appended with the tenant's chain head locked, never updated."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from service.models import AuditEvent, Tenant
+from service.store.base import Repository
+
+
+class AuditRepository(Repository):
+    async def lock_head(self, tenant_id: str) -> tuple[int, str]:
+        """The tenant's last sequence number and hash, locked until the transaction ends."""
+        stmt = select(Tenant.audit_seq, Tenant.audit_head).where(Tenant.tenant_id == tenant_id)
+        if self.postgres:
+            stmt = stmt.with_for_update()
+        row = (await self.session.execute(stmt)).one()
+        return int(row[0]), str(row[1])
+
+    async def append(self, event: AuditEvent) -> None:
+        self.session.add(event)
+        await self.session.execute(
+            update(Tenant)
+            .where(Tenant.tenant_id == event.tenant_id)
+            .values(audit_seq=event.seq, audit_head=event.hash)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.flush()
+
+    async def list_events(
+        self,
+        *,
+        tenant_id: str,
+        after_seq: int = 0,
+        limit: int = 100,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        action: str | None = None,
+    ) -> list[AuditEvent]:
+        stmt = select(AuditEvent).where(
+            AuditEvent.tenant_id == tenant_id, AuditEvent.seq > after_seq
+        )
+        if target_type:
+            stmt = stmt.where(AuditEvent.target_type == target_type)
+        if target_id:
+            stmt = stmt.where(AuditEvent.target_id == target_id)
+        if action:
+            stmt = stmt.where(AuditEvent.action == action)
+        stmt = stmt.order_by(AuditEvent.seq).limit(limit)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def chain(self, *, tenant_id: str, after_seq: int, limit: int) -> list[AuditEvent]:
+        stmt = (
+            select(AuditEvent)
+            .where(AuditEvent.tenant_id == tenant_id, AuditEvent.seq > after_seq)
+            .order_by(AuditEvent.seq)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def head(self, tenant_id: str) -> tuple[int, str]:
+        stmt = select(Tenant.audit_seq, Tenant.audit_head).where(Tenant.tenant_id == tenant_id)
+        row = (await self.session.execute(stmt)).one()
+        return int(row[0]), str(row[1])

@@ -1,0 +1,1 @@
+"""Conformance suites run against every adapter of a port."""
