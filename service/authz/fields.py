@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from service.domain.ids import SUBJECT_RE
 from service.errors import InvalidInput
 
 FIELD_RE = re.compile(r"^[a-z0-9_:-]{1,64}$")
@@ -30,6 +31,8 @@ def check_field(value: str, what: str) -> str:
 
 
 def user_subject(subject: str) -> str:
+    if not SUBJECT_RE.match(subject):
+        raise InvalidInput("user ids are 1-128 characters of letters, digits and ._@|+-")
     encoded = "".join(
         ch if ch in _KEEP else "".join(f"_{b:02x}" for b in ch.encode()) for ch in subject
     )

@@ -399,11 +399,12 @@ async def effective(rt: Runtime, principal: Principal, user: str) -> dict[str, A
     return {
         "user": user,
         "roles": sorted(policy.roles(subject)),
-        "permissions": sorted(
-            {"object": g.obj, "action": g.act, "scope": g.scope, "via": g.subject}
-            for grant_list in grants.values()
-            for g in grant_list
-        ),
+        "permissions": [
+            {"object": obj, "action": act, "scope": scope, "via": via}
+            for obj, act, scope, via in sorted(
+                {(g.obj, g.act, g.scope, g.subject) for found in grants.values() for g in found}
+            )
+        ],
         "rank": ranks.user_rank(policy, subject),
     }
 
@@ -458,7 +459,7 @@ async def grant_members(rt: Runtime, tenant_id: str, user: str, roles: Sequence[
 
 
 def platform_subject(principal: Principal) -> str:
-    return user_subject(f"{principal.tenant_id}:{principal.subject}")
+    return user_subject(f"{principal.tenant_id}|{principal.subject}")
 
 
 async def require_platform_admin(rt: Runtime, principal: Principal) -> None:
@@ -476,7 +477,7 @@ async def grant_platform_admin(rt: Runtime, tenant_id: str, subject: str) -> Non
     """Make ``subject`` of ``tenant_id`` a platform admin (CLI only)."""
     async with rt.transaction() as uow:
         await uow.store.tenants.ensure(PLATFORM_DOMAIN, "platform")
-    member = ["g", user_subject(f"{tenant_id}:{subject}"), "role:platform_admin", PLATFORM_DOMAIN]
+    member = ["g", user_subject(f"{tenant_id}|{subject}"), "role:platform_admin", PLATFORM_DOMAIN]
 
     def change(rules: list[Rule]) -> list[Rule]:
         base = rules or platform_rules()
