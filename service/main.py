@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 runtime=rt,
                 verifier=verifier,
                 auto_provision_tenants=settings.auto_provision_tenants,
+                accept_x_api_key=settings.accept_x_api_key,
             )
             app.state.worker = worker
             try:

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = 30
     jwt_max_lifetime_seconds: int = 24 * 3600
     jwt_max_token_bytes: int = 8192
+    accept_x_api_key: bool = False  # Agent Inbox compatibility: a JWT in the x-api-key header
 
     # authorization
     authz_cache_size: int = 10_000

@@ -21,6 +21,7 @@ class AppState:
     runtime: Runtime
     verifier: TokenVerifier
     auto_provision_tenants: bool
+    accept_x_api_key: bool = False
 
 
 def get_app_state(request: Request) -> AppState:
@@ -33,11 +34,13 @@ def get_runtime(request: Request) -> Runtime:
 
 
 async def get_principal(request: Request) -> Principal:
+    state = get_app_state(request)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
+    if not header and state.accept_x_api_key:  # Agent Inbox sends its key as x-api-key
+        scheme, token = "bearer", request.headers.get("x-api-key", "")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("Missing bearer token.")
-    state = get_app_state(request)
     principal = await state.verifier.verify(token.strip())
     principal = replace(principal, request_id=getattr(request.state, "request_id", None))
     await ensure_tenant(state.runtime, principal, auto_provision=state.auto_provision_tenants)

@@ -5,14 +5,23 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from service.api.deps import get_principal
-from service.api.routes import assistants, audit, health, platform, policies, runs, threads
+from service.api.routes import (
+    assistants,
+    audit,
+    health,
+    inbox,
+    platform,
+    policies,
+    runs,
+    threads,
+)
 
 
 def build_router() -> APIRouter:
     root = APIRouter()
     root.include_router(health.router)
     private = APIRouter(dependencies=[Depends(get_principal)])
-    for module in (assistants, threads, runs, policies, audit, platform):
+    for module in (assistants, threads, runs, inbox, policies, audit, platform):
         private.include_router(module.router)
     root.include_router(private)
     return root

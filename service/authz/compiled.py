@@ -92,17 +92,30 @@ class TenantPolicy:
     def interrupt_types(
         self, user: str, act: str, extra_roles: frozenset[str] = frozenset()
     ) -> frozenset[str] | None:
-        """Interrupt types ``user`` may ``act`` on; None means every type."""
-        types = set()
+        """Interrupt types ``user`` may ``act`` on for any thread; None means every type."""
+        return self.decidable_types(user, act, extra_roles)[0]
+
+    def decidable_types(
+        self, user: str, act: str, extra_roles: frozenset[str] = frozenset()
+    ) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+        """``(types on any thread, types on the caller's own threads)``; None means every type.
+
+        This is what the inbox filters on in SQL, so no row needs a policy call.
+        """
+        any_types: set[str] = set()
+        own_types: set[str] = set()
+        every, every_own = False, False
         for (obj, granted_act), grants in self.grants(user, extra_roles).items():
             if granted_act != act or not obj.startswith("interrupt:"):
                 continue
-            if not any(g.scope == "any" for g in grants):
-                continue
+            wide = any(g.scope == "any" for g in grants)
             if obj == ANY_INTERRUPT:
-                return None
-            types.add(obj.removeprefix("interrupt:"))
-        return frozenset(types)
+                every, every_own = every or wide, every_own or not wide
+            else:
+                (any_types if wide else own_types).add(obj.removeprefix("interrupt:"))
+        if every:
+            return None, None
+        return frozenset(any_types), None if every_own else frozenset(own_types)
 
     def members(self) -> dict[str, frozenset[str]]:
         return dict(self.roles_of)

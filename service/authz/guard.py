@@ -125,6 +125,13 @@ class Authorizer:
         policy = await self.policy(principal.tenant_id)
         return policy.interrupt_types(self._user(principal), act, self._extra(principal))
 
+    async def decidable_types(
+        self, principal: Principal, act: str = "decide"
+    ) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+        """``(types on any thread, types on own threads)``; None means every type."""
+        policy = await self.policy(principal.tenant_id)
+        return policy.decidable_types(self._user(principal), act, self._extra(principal))
+
     async def roles(self, principal: Principal) -> frozenset[str]:
         policy = await self.policy(principal.tenant_id)
         return policy.roles(self._user(principal), self._extra(principal))

@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -138,3 +139,32 @@ def decision_of(
     if decision is DecisionType.response and not isinstance(args, str):
         raise InvalidInput("A response carries the reviewer's text in args.")
     return decision
+
+
+def expiry_from_payload(value: Any) -> tuple[datetime | None, int | None, Any]:
+    """``(expires_at, expires_in_seconds, default_decision)`` an interrupt asks for itself.
+
+    A dict value (or the HumanInterrupt of a one-item list) may carry ``expires_at`` (ISO 8601)
+    or ``expires_in`` (seconds), and ``default_decision``.
+    """
+    candidate = value[0] if isinstance(value, list) and len(value) == 1 else value
+    if not isinstance(candidate, dict):
+        return None, None, None
+    default = candidate.get("default_decision")
+    raw_at = candidate.get("expires_at")
+    if isinstance(raw_at, str):
+        try:
+            parsed = datetime.fromisoformat(raw_at)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), None, default
+    raw_in = candidate.get("expires_in")
+    if isinstance(raw_in, (int, float)) and not isinstance(raw_in, bool) and raw_in > 0:
+        return None, int(raw_in), default
+    return None, None, default
+
+
+def fallback_decision(agent_inbox: bool) -> Any:
+    """What an expired interrupt is resolved with when nothing else is configured."""
+    return {"type": DecisionType.ignore.value, "args": None} if agent_inbox else {"expired": True}

@@ -3,6 +3,7 @@
 from service.models.assistants import Assistant
 from service.models.audit import AuditEvent
 from service.models.base import Base
+from service.models.idempotency import IdempotencyKey
 from service.models.interrupts import Interrupt
 from service.models.policies import CasbinRule, PolicyChange
 from service.models.runs import Run
@@ -14,6 +15,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CasbinRule",
+    "IdempotencyKey",
     "Interrupt",
     "PolicyChange",
     "Run",

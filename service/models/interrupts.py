@@ -26,7 +26,29 @@ class Interrupt(TenantMixin, Base):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
-        Index("ix_interrupts_inbox", "tenant_id", "status", "type", "created_at"),
+        Index(
+            "ix_interrupts_inbox_pending",
+            "tenant_id",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_interrupts_inbox_pending_type",
+            "tenant_id",
+            "type",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_interrupts_expiring",
+            "expires_at",
+            postgresql_where=text("status = 'pending' AND expires_at IS NOT NULL"),
+            sqlite_where=text("status = 'pending' AND expires_at IS NOT NULL"),
+        ),
         Index("ix_interrupts_thread", "thread_id", "status"),
     )
 
@@ -43,6 +65,8 @@ class Interrupt(TenantMixin, Base):
     value: Mapped[Any] = mapped_column(JSONType, nullable=True)
     payload_hash: Mapped[str] = mapped_column(String(64))
     graph_id: Mapped[str] = mapped_column(String(128))
+    checkpoint_id: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    default_decision: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -33,15 +33,21 @@ class MemoryBell:
 @dataclass
 class _RunStream:
     events: list[StreamEvent] = field(default_factory=list)
+    offset: int = 0  # events dropped from the front (long-lived streams are capped)
     done: bool = False
     finished_at: float = 0.0
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.events)
+
 
 class MemoryEventBus:
-    def __init__(self, replay_seconds: float = 600.0) -> None:
+    def __init__(self, replay_seconds: float = 600.0, max_events: int = 10_000) -> None:
         self._streams: dict[str, _RunStream] = {}
         self._replay_seconds = replay_seconds
+        self._max_events = max_events
         self._handlers: list[Callable[[str, str], Awaitable[None]]] = []
 
     def _stream(self, run_id: str) -> _RunStream:
@@ -58,9 +64,13 @@ class MemoryEventBus:
 
     async def publish(self, run_id: str, event: str, data: bytes) -> str:
         stream = self._stream(run_id)
-        event_id = str(len(stream.events) + 1)
+        event_id = str(stream.end + 1)
         async with stream.changed:
             stream.events.append(StreamEvent(event_id, event, data))
+            if len(stream.events) > self._max_events:
+                dropped = len(stream.events) - self._max_events
+                del stream.events[:dropped]
+                stream.offset += dropped
             stream.changed.notify_all()
         return event_id
 
@@ -75,20 +85,24 @@ class MemoryEventBus:
         return run_id in self._streams
 
     async def subscribe(
-        self, run_id: str, last_event_id: str | None = None
+        self, run_id: str, last_event_id: str | None = None, *, from_end: bool = False
     ) -> AsyncIterator[StreamEvent]:
         stream = self._stream(run_id)
-        position = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+        if last_event_id and last_event_id.isdigit():
+            position = int(last_event_id)
+        else:
+            position = stream.end if from_end else 0
         while True:
             async with stream.changed:
-                while len(stream.events) <= position and not stream.done:
+                while stream.end <= position and not stream.done:
                     await stream.changed.wait()
-                batch = stream.events[position:]
+                start = max(position, stream.offset) - stream.offset
+                batch = stream.events[start:]
                 done = stream.done
             for item in batch:
                 yield item
-            position += len(batch)
-            if done and position >= len(stream.events):
+            position = max(position, stream.offset) + len(batch)
+            if done and position >= stream.end:
                 return
 
     async def send_control(self, run_id: str, action: str) -> None:

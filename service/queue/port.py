@@ -37,9 +37,13 @@ class EventBus(Protocol):
         """Append one event to the run's stream; returns its id."""
 
     def subscribe(
-        self, run_id: str, last_event_id: str | None = None
+        self, run_id: str, last_event_id: str | None = None, *, from_end: bool = False
     ) -> AsyncIterator[StreamEvent]:
-        """Events after ``last_event_id`` (from the start when None), live, until the end marker."""
+        """Events after ``last_event_id``, live, until the end marker.
+
+        Without ``last_event_id`` the stream is read from its start, or, with ``from_end``,
+        from the events published after the call (long-lived streams such as a tenant's inbox).
+        """
 
     async def finish(self, run_id: str) -> None:
         """Mark the run's stream complete; subscribers stop after draining it."""
@@ -56,10 +60,12 @@ class EventBus(Protocol):
 
 @dataclass
 class PendingJobs:
-    """Bell rings collected during a transaction, sent only after it commits."""
+    """Bell rings, control messages and events collected during a transaction, sent only
+    after it commits (and dropped if it rolls back)."""
 
     rings: int = 0
     controls: list[tuple[str, str]] = field(default_factory=list)
+    events: list[tuple[str, str, bytes]] = field(default_factory=list)
 
     def ring(self) -> None:
         self.rings += 1
@@ -67,13 +73,18 @@ class PendingJobs:
     def control(self, run_id: str, action: str) -> None:
         self.controls.append((run_id, action))
 
+    def publish(self, stream: str, event: str, data: bytes) -> None:
+        self.events.append((stream, event, data))
+
     async def flush(self, bell: Bell, bus: EventBus) -> None:
-        rings, controls = self.rings, self.controls
-        self.rings, self.controls = 0, []
-        for run_id, action in controls:
-            await bus.send_control(run_id, action)
+        rings, controls, events = self.rings, self.controls, self.events
+        self.discard()
         if rings:
             await bell.ring()
+        for run_id, action in controls:
+            await bus.send_control(run_id, action)
+        for stream, event, data in events:
+            await bus.publish(stream, event, data)
 
     def discard(self) -> None:
-        self.rings, self.controls = 0, []
+        self.rings, self.controls, self.events = 0, [], []

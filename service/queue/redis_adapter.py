@@ -341,11 +341,21 @@ class RedisEventBus:
             log.warning("redis: has_stream(%s) failed: %r", run_id, exc)
             return False
 
+    async def _last_id(self, key: str) -> str:
+        async with asyncio.timeout(self._op_timeout):
+            newest = await self._client.xrevrange(key, count=1)
+        return next((entry_id for entry_id, _ in _entries([[key, newest]])), "0-0")
+
     async def subscribe(
-        self, run_id: str, last_event_id: str | None = None
+        self, run_id: str, last_event_id: str | None = None, *, from_end: bool = False
     ) -> AsyncIterator[StreamEvent]:
         key = self.stream_key(run_id)
         position = _valid_stream_id(last_event_id) or "0-0"
+        if from_end and _valid_stream_id(last_event_id) is None:
+            try:
+                position = await self._last_id(key)
+            except Exception as exc:
+                log.warning("redis: reading the end of %s failed: %r", key, exc)
         block_ms = max(1, int(self._block * 1000))
         delay = RETRY_MIN
         failures = _Complaints(f"reading the events of run {run_id}")

@@ -30,7 +30,7 @@ async def resolve(store: Store, rt: Runtime, tenant_id: str, assistant_id: str) 
 
 async def get(rt: Runtime, principal: Principal, assistant_id: str) -> Assistant:
     await rt.authz.require(principal, "assistants", "read")
-    async with rt.transaction() as uow:
+    async with rt.transaction(readonly=True) as uow:
         return await resolve(uow.store, rt, principal.tenant_id, assistant_id)
 
 
@@ -128,7 +128,7 @@ async def search(
     descending: bool,
 ) -> list[Assistant]:
     await rt.authz.require(principal, "assistants", "read")
-    async with rt.transaction() as uow:
+    async with rt.transaction(readonly=True) as uow:
         return await uow.store.assistants.search(
             tenant_id=principal.tenant_id,
             graph_id=graph_id,
@@ -150,7 +150,7 @@ async def count(
     metadata: dict[str, Any] | None,
 ) -> int:
     await rt.authz.require(principal, "assistants", "read")
-    async with rt.transaction() as uow:
+    async with rt.transaction(readonly=True) as uow:
         return await uow.store.assistants.count(
             tenant_id=principal.tenant_id, graph_id=graph_id, name=name, metadata=metadata
         )

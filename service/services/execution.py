@@ -22,7 +22,7 @@ from service.domain.runs import RunResult, RunSpec, RunStatus, ThreadStatus, wai
 from service.errors import FencedWrite
 from service.models import Run
 from service.models.base import utcnow
-from service.services import threads
+from service.services import inbox, threads
 from service.services.runtime import Runtime
 from service.store.runs import Lease
 
@@ -44,6 +44,7 @@ class WorkerConfig:
     reaper_every: float = 30.0
     poll_every: float = 5.0
     max_attempts: int = 3
+    expiry_every: float = 2.0
 
 
 @dataclass
@@ -119,6 +120,7 @@ class RunWorker:
             asyncio.create_task(self._claim_loop(), name="worker-claim"),
             asyncio.create_task(self._renew_loop(), name="worker-renew"),
             asyncio.create_task(self._reap_loop(), name="worker-reap"),
+            asyncio.create_task(self._expiry_loop(), name="worker-expiry"),
         ]
 
     async def stop(self, grace: float = 30.0) -> None:
@@ -247,7 +249,7 @@ class RunWorker:
                         thread.thread_id, tenant_id=run.tenant_id
                     )
                     await threads.apply_result(
-                        uow.store,
+                        uow,
                         thread,
                         result,
                         run_id=run.run_id,
@@ -328,6 +330,14 @@ class RunWorker:
                 await self.reap_once()
             except Exception:
                 log.warning("reaper pass failed", exc_info=True)
+
+    async def _expiry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.expiry_every)
+            try:
+                await inbox.expire_due(self.rt)
+            except Exception:
+                log.warning("interrupt expiry pass failed", exc_info=True)
 
     async def reap_once(self) -> int:
         """Give runs with expired leases back to the queue, or fail them at the cap."""

@@ -3,59 +3,96 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from service.domain.ids import uuid7
 from service.domain.interrupts import (
     DecisionType,
     InterruptStatus,
+    canonical_json,
     classify,
     decision_of,
+    expiry_from_payload,
+    fallback_decision,
     payload_hash,
 )
 from service.domain.principal import Principal
 from service.domain.runs import InterruptSnapshot
-from service.errors import AlreadyDecided, InvalidInput, NothingPending
+from service.domain.tenants import TenantSettings
+from service.errors import AlreadyDecided, Forbidden, InvalidInput, NothingPending, StaleDecision
 from service.models import Interrupt, Thread
 from service.services import audit
 from service.services.runtime import Runtime, UnitOfWork
 from service.store.store import Store
 
 
+def inbox_stream(tenant_id: str) -> str:
+    """The event stream a tenant's live inbox follows."""
+    return f"inbox:{tenant_id}"
+
+
+def announce(uow: UnitOfWork, row: Interrupt, event: str, *, owner: str) -> None:
+    """Tell live inboxes (after commit) that an interrupt appeared or left the inbox."""
+    data = {
+        "event": event,
+        "id": row.id,
+        "thread_id": row.thread_id,
+        "owner": owner,
+        "interrupt_id": row.interrupt_id,
+        "type": row.type,
+        "status": row.status,
+    }
+    uow.jobs.publish(inbox_stream(row.tenant_id), event, canonical_json(data).encode())
+
+
+async def tenant_settings(store: Store, tenant_id: str) -> TenantSettings:
+    tenant = await store.tenants.get(tenant_id)
+    return TenantSettings.model_validate(tenant.settings if tenant else {})
+
+
 async def sync(
-    store: Store,
+    uow: UnitOfWork,
     *,
     tenant_id: str,
     thread_id: str,
     run_id: str | None,
     graph_id: str,
     pending: Sequence[InterruptSnapshot],
+    checkpoint_id: str | None,
+    owner: str,
     now: datetime,
 ) -> list[Interrupt]:
     """Make the thread's pending rows equal to ``pending``; returns the rows created.
 
-    A row that is still pending with the same interrupt id and payload stays as it is.
-    Rows no longer pending in the checkpoint are closed as ``cancelled`` (the thread
-    moved on without a decision, e.g. through ``update_state``).
+    A row still pending with the same interrupt id and payload stays as it is. An
+    interrupt already decided whose resume run has not run yet is not offered again.
+    Rows no longer pending in the checkpoint are closed as ``cancelled`` (the thread moved
+    on without a decision: a new input, ``update_state``, a rollback).
     """
+    store = uow.store
     existing = await store.interrupts.pending_for_threads([thread_id], tenant_id=tenant_id)
     wanted = {(snap.interrupt_id, payload_hash(snap.value)): snap for snap in pending}
-    keep = {
-        (row.interrupt_id, row.payload_hash)
-        for row in existing
-        if (row.interrupt_id, row.payload_hash) in wanted
-    }
-    stale = [row.id for row in existing if (row.interrupt_id, row.payload_hash) not in wanted]
+    stale = [row for row in existing if (row.interrupt_id, row.payload_hash) not in wanted]
     await store.interrupts.close(
-        stale, tenant_id=tenant_id, status=InterruptStatus.cancelled, now=now
+        [row.id for row in stale], tenant_id=tenant_id, status=InterruptStatus.cancelled, now=now
     )
+    for row in stale:
+        row.status = InterruptStatus.cancelled.value
+        announce(uow, row, "interrupt.cancelled", owner=owner)
     await store.flush()
+    queued = [r.run_id for r in await store.runs.inflight(thread_id, tenant_id=tenant_id)]
+    decided = await store.interrupts.awaiting_resume(
+        thread_id, [r for r in queued if r != run_id], tenant_id=tenant_id
+    )
+    skip = {(row.interrupt_id, row.payload_hash) for row in [*existing, *decided]}
+    settings = await tenant_settings(store, tenant_id) if len(skip) < len(wanted) else None
     created = []
     for key, snap in wanted.items():
-        if key in keep:
+        if key in skip:
             continue
         kind = classify(snap.value)
+        expires_at, default = _expiry(snap.value, kind.type, kind.agent_inbox, settings, now)
         row = Interrupt(
             id=uuid7(),
             tenant_id=tenant_id,
@@ -71,13 +108,34 @@ async def sync(
             value=snap.value,
             payload_hash=key[1],
             graph_id=graph_id,
+            checkpoint_id=checkpoint_id,
+            default_decision=default,
             status=InterruptStatus.pending.value,
             created_at=now,
+            expires_at=expires_at,
         )
         store.interrupts.add(row)
         created.append(row)
+        announce(uow, row, "interrupt.created", owner=owner)
     await store.flush()
     return created
+
+
+def _expiry(
+    value: Any, kind: str, agent_inbox: bool, settings: TenantSettings | None, now: datetime
+) -> tuple[datetime | None, Any]:
+    """When an interrupt expires and what it is then resolved with, if ever."""
+    expires_at, expires_in, default = expiry_from_payload(value)
+    rule = settings.interrupt_expiry.get(kind) if settings else None
+    if expires_at is None and expires_in is not None:
+        expires_at = now + timedelta(seconds=expires_in)
+    if expires_at is None and rule is not None:
+        expires_at = now + timedelta(seconds=rule.after_seconds)
+    if expires_at is None:
+        return None, None
+    if default is None and rule is not None:
+        default = rule.default_decision
+    return expires_at, default if default is not None else fallback_decision(agent_inbox)
 
 
 def map_resume(resume: Any, pending: Sequence[Interrupt]) -> dict[str, Any]:
@@ -105,6 +163,7 @@ async def resolve_for_resume(
     *,
     run_id: str,
     now: datetime,
+    expected_hashes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Resolve the interrupts a resume answers, exactly once each; ``{interrupt_id: value}``.
 
@@ -118,9 +177,15 @@ async def resolve_for_resume(
     )
     answers = map_resume(resume, pending)
     by_id = {row.interrupt_id: row for row in pending}
+    settings = await tenant_settings(uow.store, principal.tenant_id)
     for interrupt_id, value in answers.items():
         row = by_id[interrupt_id]
+        expected = (expected_hashes or {}).get(interrupt_id)
+        if expected is not None and expected != row.payload_hash:
+            raise StaleDecision()
         decision = decision_of(value, agent_inbox=row.agent_inbox, allowed=row.allowed)
+        if settings.four_eyes and thread.owner == principal.subject:
+            raise Forbidden("Four-eyes rule: you may not decide on a thread you started.")
         await rt.authz.require_decision(principal, row.type, "decide", owner=thread.owner)
         if decision is DecisionType.edit:
             await rt.authz.require_decision(principal, row.type, "edit", owner=thread.owner)
@@ -135,6 +200,8 @@ async def resolve_for_resume(
         )
         if closed != 1:
             raise AlreadyDecided()
+        row.status = InterruptStatus.resolved.value
+        announce(uow, row, "interrupt.resolved", owner=thread.owner)
         await audit.record_for(
             uow,
             principal,

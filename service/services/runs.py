@@ -19,7 +19,7 @@ from service.domain.runs import (
     wait_output,
 )
 from service.errors import Conflict, InvalidInput, NotFound, ThreadBusy
-from service.models import Run, Thread
+from service.models import Assistant, IdempotencyKey, Run, Thread
 from service.models.base import utcnow
 from service.queue.port import StreamEvent
 from service.services import assistants, threads
@@ -58,6 +58,8 @@ class RunRequest:
     after_seconds: float | None = None
     durability: str | None = None
     feedback_keys: list[str] | None = None
+    expected_hashes: dict[str, str] | None = None  # interrupt id -> payload hash the caller saw
+    idempotency: tuple[str, str] | None = None  # (Idempotency-Key, hash of the request)
 
 
 async def _cancel_inflight(uow: UnitOfWork, inflight: list[Run], action: CancelAction) -> None:
@@ -114,86 +116,151 @@ async def create(
         request.command.get(k) is not None for k in ("resume", "update", "goto")
     ):
         raise InvalidInput("command needs at least one of resume, update or goto.")
-    now = utcnow()
-    run_id = uuid7()
     async with rt.transaction() as uow:
+        if request.idempotency is not None:
+            replay = await _replay(uow, principal.tenant_id, *request.idempotency)
+            if replay is not None:
+                return replay
         assistant = await assistants.resolve(
             uow.store, rt, principal.tenant_id, request.assistant_id
         )
         thread, temporary = await _thread_for_run(uow, rt, principal, raw_thread_id, request)
-        inflight = (
-            []
-            if temporary
-            else await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id)
+        run = await enqueue(
+            uow, rt, thread, assistant, request, principal=principal, temporary=temporary
         )
-        strategy = request.multitask_strategy
-        if inflight and strategy is MultitaskStrategy.reject:
-            raise ThreadBusy()
-        if inflight and strategy in (MultitaskStrategy.interrupt, MultitaskStrategy.rollback):
-            action = (
-                CancelAction.rollback
-                if strategy is MultitaskStrategy.rollback
-                else CancelAction.interrupt
+        if request.idempotency is not None:
+            key, request_hash = request.idempotency
+            uow.store.idempotency.add(
+                IdempotencyKey(
+                    tenant_id=principal.tenant_id,
+                    key=key,
+                    request_hash=request_hash,
+                    status_code=202,
+                    body={"run_id": run.run_id},
+                    created_at=run.created_at,
+                )
             )
-            await _cancel_inflight(uow, inflight, action)
-        command = request.command
-        if command is not None and command.get("resume") is not None:
-            answers = await interrupt_index.resolve_for_resume(
-                uow, rt, principal, thread, command["resume"], run_id=run_id, now=now
-            )
-            command = {**command, "resume": answers}
-        metadata = {
-            **request.metadata,
+    return run
+
+
+async def _replay(uow: UnitOfWork, tenant_id: str, key: str, request_hash: str) -> Run | None:
+    """The run an earlier request with this ``Idempotency-Key`` created, if any."""
+    record = await uow.store.idempotency.get(key, tenant_id=tenant_id)
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise InvalidInput("This Idempotency-Key was used for a different request.")
+    run = await uow.store.runs.get(str(record.body["run_id"]), tenant_id=tenant_id)
+    if run is None:
+        raise Conflict("The run created under this Idempotency-Key is gone.")
+    return run
+
+
+async def replay_after_conflict(
+    rt: Runtime, principal: Principal, request: RunRequest
+) -> Run | None:
+    """After losing a race, the winner's run when it used the same ``Idempotency-Key``."""
+    if request.idempotency is None:
+        return None
+    async with rt.transaction(readonly=True) as uow:
+        return await _replay(uow, principal.tenant_id, *request.idempotency)
+
+
+async def enqueue(
+    uow: UnitOfWork,
+    rt: Runtime,
+    thread: Thread,
+    assistant: Assistant,
+    request: RunRequest,
+    *,
+    principal: Principal | None,
+    temporary: bool = False,
+) -> Run:
+    """Apply the multitask strategy, resolve answered interrupts, insert the run as pending.
+
+    ``principal`` None means the service itself (expiry), which needs no permission.
+    """
+    now = utcnow()
+    run_id = uuid7()
+    inflight = (
+        []
+        if temporary
+        else await uow.store.runs.inflight(thread.thread_id, tenant_id=thread.tenant_id)
+    )
+    strategy = request.multitask_strategy
+    if inflight and strategy is MultitaskStrategy.reject:
+        raise ThreadBusy()
+    if inflight and strategy in (MultitaskStrategy.interrupt, MultitaskStrategy.rollback):
+        action = (
+            CancelAction.rollback
+            if strategy is MultitaskStrategy.rollback
+            else CancelAction.interrupt
+        )
+        await _cancel_inflight(uow, inflight, action)
+    command = request.command
+    if command is not None and command.get("resume") is not None and principal is not None:
+        answers = await interrupt_index.resolve_for_resume(
+            uow,
+            rt,
+            principal,
+            thread,
+            command["resume"],
+            run_id=run_id,
+            now=now,
+            expected_hashes=request.expected_hashes,
+        )
+        command = {**command, "resume": answers}
+    metadata = {
+        **request.metadata,
+        "graph_id": assistant.graph_id,
+        "assistant_id": assistant.assistant_id,
+    }
+    run = Run(
+        run_id=run_id,
+        tenant_id=thread.tenant_id,
+        thread_id=thread.thread_id,
+        assistant_id=assistant.assistant_id,
+        graph_id=assistant.graph_id,
+        created_by=principal.subject if principal else "system",
+        status=RunStatus.pending.value,
+        multitask_strategy=strategy.value,
+        kwargs={
+            "input": request.input,
+            "command": command,
+            "config": _merge_config(assistant.config, request.config),
+            "context": {**(assistant.context or {}), **(request.context or {})} or None,
+            "stream_mode": list(request.stream_mode or DEFAULT_STREAM_MODE),
+            "subgraphs": request.stream_subgraphs,
+            "resumable": request.stream_resumable,
+            "interrupt_before": request.interrupt_before,
+            "interrupt_after": request.interrupt_after,
+            "checkpoint_id": request.checkpoint_id,
+            "durability": request.durability,
+            "feedback_keys": request.feedback_keys,
+            "webhook": request.webhook,
+            "temporary": temporary,
+        },
+        metadata_=metadata,
+        temporary=temporary,
+        on_completion=request.on_completion or ("delete" if temporary else "keep"),
+        webhook=request.webhook,
+        attempt=0,
+        fence=0,
+        available_at=now + timedelta(seconds=request.after_seconds or 0),
+        created_at=now,
+        updated_at=now,
+    )
+    uow.store.runs.add(run)
+    thread.status = ThreadStatus.busy.value
+    thread.updated_at = now
+    if thread.metadata_.get("graph_id") != assistant.graph_id:
+        thread.metadata_ = {
+            **thread.metadata_,
             "graph_id": assistant.graph_id,
             "assistant_id": assistant.assistant_id,
         }
-        config = _merge_config(assistant.config, request.config)
-        run = Run(
-            run_id=run_id,
-            tenant_id=principal.tenant_id,
-            thread_id=thread.thread_id,
-            assistant_id=assistant.assistant_id,
-            graph_id=assistant.graph_id,
-            created_by=principal.subject,
-            status=RunStatus.pending.value,
-            multitask_strategy=strategy.value,
-            kwargs={
-                "input": request.input,
-                "command": command,
-                "config": config,
-                "context": {**(assistant.context or {}), **(request.context or {})} or None,
-                "stream_mode": list(request.stream_mode or DEFAULT_STREAM_MODE),
-                "subgraphs": request.stream_subgraphs,
-                "resumable": request.stream_resumable,
-                "interrupt_before": request.interrupt_before,
-                "interrupt_after": request.interrupt_after,
-                "checkpoint_id": request.checkpoint_id,
-                "durability": request.durability,
-                "feedback_keys": request.feedback_keys,
-                "webhook": request.webhook,
-                "temporary": temporary,
-            },
-            metadata_=metadata,
-            temporary=temporary,
-            on_completion=request.on_completion or ("delete" if temporary else "keep"),
-            webhook=request.webhook,
-            attempt=0,
-            fence=0,
-            available_at=now + timedelta(seconds=request.after_seconds or 0),
-            created_at=now,
-            updated_at=now,
-        )
-        uow.store.runs.add(run)
-        thread.status = ThreadStatus.busy.value
-        thread.updated_at = now
-        if thread.metadata_.get("graph_id") != assistant.graph_id:
-            thread.metadata_ = {
-                **thread.metadata_,
-                "graph_id": assistant.graph_id,
-                "assistant_id": assistant.assistant_id,
-            }
-        await uow.store.flush()
-        uow.jobs.ring()
+    await uow.store.flush()
+    uow.jobs.ring()
     return run
 
 
@@ -224,7 +291,7 @@ async def _load(
 
 
 async def get(rt: Runtime, principal: Principal, raw_thread_id: str, run_id: str) -> Run:
-    async with rt.transaction() as uow:
+    async with rt.transaction(readonly=True) as uow:
         return await _load(uow.store, rt, principal, raw_thread_id, run_id)
 
 
@@ -237,7 +304,7 @@ async def list_runs(
     offset: int,
     status: str | None,
 ) -> list[Run]:
-    async with rt.transaction() as uow:
+    async with rt.transaction(readonly=True) as uow:
         thread = await threads.load(uow.store, rt, principal, raw_thread_id, obj="runs")
         return await uow.store.runs.list_for_thread(
             thread.thread_id,
@@ -280,7 +347,7 @@ async def _settle_cancelled_pending(rt: Runtime, principal: Principal, run: Run)
         if thread is not None:
             queued = await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id)
             await threads.apply_result(
-                uow.store, thread, current, run_id=None, graph_id=run.graph_id, busy=bool(queued)
+                uow, thread, current, run_id=None, graph_id=run.graph_id, busy=bool(queued)
             )
     await rt.bus.finish(run.run_id)
 
@@ -301,7 +368,7 @@ async def _drain(events: AsyncIterator[StreamEvent]) -> None:
 async def wait_until_done(rt: Runtime, principal: Principal, run: Run) -> Run:
     """Block until the run ends: follow its event stream, re-reading the ledger often."""
     while True:
-        async with rt.transaction() as uow:
+        async with rt.transaction(readonly=True) as uow:
             current = await uow.store.runs.get(run.run_id, tenant_id=principal.tenant_id)
         if current is None:
             raise run_not_found()
@@ -317,7 +384,7 @@ async def final_values(rt: Runtime, principal: Principal, run: Run) -> Any:
         return {"__error__": run.error}
     if run.temporary:
         return run.output
-    async with rt.transaction() as uow:
+    async with rt.transaction(readonly=True) as uow:
         thread = await uow.store.threads.get(run.thread_id, tenant_id=principal.tenant_id)
         if thread is None:
             return run.output

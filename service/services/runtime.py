@@ -40,11 +40,14 @@ class Runtime:
     known_tenants: set[str] = field(default_factory=set)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[UnitOfWork]:
-        """One transaction; queued bells and control messages go out after it commits."""
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
+        """One transaction; queued bells, control messages and events go out after it commits.
+
+        ``readonly`` transactions never wait for SQLite's write lock.
+        """
         jobs = PendingJobs()
         try:
-            async with self.stores.transaction() as store:
+            async with self.stores.transaction(readonly=readonly) as store:
                 yield UnitOfWork(store=store, jobs=jobs)
         except BaseException:
             jobs.discard()

@@ -15,7 +15,7 @@ from service.models import Interrupt, Thread
 from service.models.base import utcnow
 from service.services import audit
 from service.services import interrupts as interrupt_index
-from service.services.runtime import Runtime
+from service.services.runtime import Runtime, UnitOfWork
 from service.store.store import Store
 
 
@@ -115,7 +115,7 @@ async def create(
 
 
 async def get(rt: Runtime, principal: Principal, thread_id: str) -> ThreadView:
-    async with rt.transaction() as uow:
+    async with rt.transaction(readonly=True) as uow:
         thread = await load(uow.store, rt, principal, thread_id)
         return (await views(uow.store, principal.tenant_id, [thread]))[0]
 
@@ -173,7 +173,7 @@ async def search(
                 full_ids.append(resolve_thread_id(principal.tenant_id, raw))
             except NotFound:
                 continue  # a foreign or malformed id matches nothing
-    async with rt.transaction() as uow:
+    async with rt.transaction(readonly=True) as uow:
         threads = await uow.store.threads.search(
             tenant_id=principal.tenant_id,
             ids=full_ids,
@@ -198,7 +198,7 @@ async def count(
     status: str | None,
 ) -> int:
     owner = await _list_scope(rt, principal)
-    async with rt.transaction() as uow:
+    async with rt.transaction(readonly=True) as uow:
         return await uow.store.threads.count(
             tenant_id=principal.tenant_id,
             owner=owner,
@@ -244,7 +244,7 @@ async def get_state(
     checkpoint_id: str | None = None,
     subgraphs: bool = False,
 ) -> dict[str, Any]:
-    async with rt.transaction() as uow:
+    async with rt.transaction(readonly=True) as uow:
         thread = await load(uow.store, rt, principal, thread_id)
     graph_id = graph_of(thread)
     if graph_id is None:
@@ -266,7 +266,7 @@ async def history(
     metadata: dict[str, Any] | None,
     checkpoint_id: str | None,
 ) -> list[dict[str, Any]]:
-    async with rt.transaction() as uow:
+    async with rt.transaction(readonly=True) as uow:
         thread = await load(uow.store, rt, principal, thread_id)
     graph_id = graph_of(thread)
     if graph_id is None:
@@ -313,7 +313,7 @@ async def update_state(
         ref, result = await rt.engine.update_state(
             thread.thread_id, graph, values=values, as_node=as_node, checkpoint_id=checkpoint_id
         )
-        await apply_result(uow.store, thread, result, run_id=None, graph_id=graph)
+        await apply_result(uow, thread, result, run_id=None, graph_id=graph)
         if graph_of(thread) is None:
             thread.metadata_ = {**thread.metadata_, "graph_id": graph}
         await audit.record_for(
@@ -333,7 +333,7 @@ async def update_state(
 
 
 async def apply_result(
-    store: Store,
+    uow: UnitOfWork,
     thread: Thread,
     result: RunResult,
     *,
@@ -344,7 +344,7 @@ async def apply_result(
     """Bring the thread row and the review index in line with the engine's state."""
     now = utcnow()
     status = ThreadStatus.busy if busy else result.thread_status
-    await store.threads.set_state(
+    await uow.store.threads.set_state(
         thread.thread_id,
         tenant_id=thread.tenant_id,
         status=status.value,
@@ -353,11 +353,13 @@ async def apply_result(
         now=now,
     )
     await interrupt_index.sync(
-        store,
+        uow,
         tenant_id=thread.tenant_id,
         thread_id=thread.thread_id,
         run_id=run_id,
         graph_id=graph_id,
         pending=result.interrupts,
+        checkpoint_id=result.checkpoint_id,
+        owner=thread.owner,
         now=now,
     )

@@ -12,6 +12,7 @@ from service.errors import Conflict, Unavailable
 from service.store.assistants import AssistantRepository
 from service.store.audit import AuditRepository
 from service.store.db import READONLY_OPTION, create_sessionmaker
+from service.store.idempotency import IdempotencyRepository
 from service.store.interrupts import InterruptRepository
 from service.store.policies import PolicyRepository
 from service.store.runs import RunRepository
@@ -29,6 +30,7 @@ class Store:
         self.interrupts = InterruptRepository(session)
         self.audit = AuditRepository(session)
         self.policies = PolicyRepository(session)
+        self.idempotency = IdempotencyRepository(session)
 
     async def flush(self) -> None:
         await self.session.flush()

@@ -176,6 +176,22 @@ async def test_a_late_subscriber_gets_history_then_live_events(kit: QueueKit) ->
     assert [order(e.id) for e in got] == sorted(order(e.id) for e in got)
 
 
+async def test_from_end_skips_history_and_gets_new_events(kit: QueueKit) -> None:
+    bus, run = kit.bus(), new_run()
+    await publish_many(bus, run, 3)
+    listener = asyncio.create_task(collect(bus.subscribe(run, from_end=True), limit=2))
+    await asyncio.sleep(0.2)
+    later = await publish_many(bus, run, 2)
+    assert as_tuples(await listener) == later
+
+
+async def test_from_end_with_an_id_resumes_after_it(kit: QueueKit) -> None:
+    bus, run = kit.bus(), new_run()
+    sent = await publish_many(bus, run, 4)
+    got = await collect(bus.subscribe(run, sent[1][0], from_end=True), limit=2)
+    assert as_tuples(got) == sent[2:]
+
+
 async def test_finish_ends_waiting_and_later_subscribers(kit: QueueKit) -> None:
     api, worker = kit.bus(), kit.peer_bus()
     run = new_run()

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from service.api.schemas.common import Body, iso
+from service.api.schemas.runs import run_json
+from service.models import Interrupt, Run, Thread
+from service.services.inbox import Reach
+
+
+class DecisionBody(Body):
+    """An answer to one pending interrupt, bound to the payload the reviewer saw.
+
+    ``decision`` is an Agent Inbox ``HumanResponse`` (``{"type": "accept" | "edit" |
+    "response" | "ignore", "args": ...}``, or a one-item list of them) for Agent Inbox
+    interrupts, or any JSON value for raw ones.
+    """
+
+    decision: Any
+    payload_hash: str = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")
+    checkpoint_id: str | None = Field(default=None, max_length=64)
+
+
+class ThreadDecision(DecisionBody):
+    interrupt: str = Field(min_length=1, max_length=36, description="the inbox item id")
+
+
+class ThreadDecisions(Body):
+    decisions: list[ThreadDecision] = Field(min_length=1, max_length=100)
+
+
+class SettingsPatch(Body):
+    four_eyes: bool | None = None
+    interrupt_expiry: dict[str, Any] | None = None
+
+
+class InboxThread(BaseModel):
+    thread_id: str
+    owner: str
+    status: str
+    metadata: dict[str, Any]
+
+
+class InboxItem(BaseModel):
+    id: str
+    thread_id: str
+    interrupt_id: str
+    task_id: str
+    node: str
+    run_id: str | None
+    graph_id: str
+    type: str
+    status: str
+    description: str | None
+    value: Any
+    agent_inbox: bool
+    allowed_decisions: list[str]
+    payload_hash: str
+    checkpoint_id: str | None
+    created_at: str
+    expires_at: str | None
+    age_seconds: float
+    can_decide: bool
+    can_edit: bool
+    thread: InboxThread
+
+
+class InboxPageOut(BaseModel):
+    items: list[InboxItem]
+    next_cursor: str | None
+
+
+def item_json(row: Interrupt, thread: Thread, who: Reach) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "thread_id": row.thread_id,
+        "interrupt_id": row.interrupt_id,
+        "task_id": row.task_id,
+        "node": row.node,
+        "run_id": row.run_id,
+        "graph_id": row.graph_id,
+        "type": row.type,
+        "status": row.status,
+        "description": row.description,
+        "value": row.value,
+        "agent_inbox": row.agent_inbox,
+        "allowed_decisions": list(row.allowed),
+        "payload_hash": row.payload_hash,
+        "checkpoint_id": row.checkpoint_id,
+        "created_at": iso(row.created_at),
+        "expires_at": iso(row.expires_at),
+        "age_seconds": round((datetime.now(UTC) - row.created_at).total_seconds(), 3),
+        "can_decide": row.status == "pending" and who.can_decide(row, thread),
+        "can_edit": row.status == "pending" and who.can_edit(row, thread),
+        "thread": {
+            "thread_id": thread.thread_id,
+            "owner": thread.owner,
+            "status": thread.status,
+            "metadata": thread.metadata_ or {},
+        },
+    }
+
+
+def resolved_json(row: Interrupt) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "interrupt_id": row.interrupt_id,
+        "status": row.status,
+        "resolved_by": row.resolved_by,
+        "resolved_at": iso(row.resolved_at),
+        "decision": row.decision,
+    }
+
+
+def decision_json(run: Run, rows: list[Interrupt]) -> dict[str, Any]:
+    return {"run": run_json(run), "interrupts": [resolved_json(r) for r in rows]}
