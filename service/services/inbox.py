@@ -258,34 +258,33 @@ async def decide(
         and thread.thread_id != resolve_thread_id(principal.tenant_id, thread_ref)
     ):
         raise InvalidInput("All decisions of one request must be for interrupts of one thread.")
-    expected: dict[str, str] = {}
-    resume: dict[str, Any] = {}
-    for answer, (row, _) in zip(answers, loaded, strict=True):
-        if row.status != InterruptStatus.pending.value:
-            raise (
-                AlreadyDecided()
-                if row.status != InterruptStatus.cancelled.value
-                else StaleDecision()
-            )
-        if answer.checkpoint_id is not None and answer.checkpoint_id != row.checkpoint_id:
-            raise StaleDecision()
-        expected[row.interrupt_id] = answer.payload_hash or row.payload_hash
-        resume[row.interrupt_id] = answer.value
-    assistant_id = str(thread.metadata_.get("assistant_id") or loaded[0][0].graph_id)
+    pairs = list(zip(answers, loaded, strict=True))
+    resume = {row.interrupt_id: answer.value for answer, (row, _) in pairs}
+    expected = {
+        row.interrupt_id: answer.payload_hash or row.payload_hash for answer, (row, _) in pairs
+    }
     request = runs.RunRequest(
-        assistant_id=assistant_id,
+        assistant_id=str(thread.metadata_.get("assistant_id") or loaded[0][0].graph_id),
         command={"resume": resume},
         multitask_strategy=MultitaskStrategy.enqueue,
         expected_hashes=expected,
         idempotency=_idempotency(idempotency_key, thread.thread_id, answers),
     )
-    try:
-        run = await runs.create(rt, principal, thread.thread_id, request)
-    except Conflict:
-        replay = await runs.replay_after_conflict(rt, principal, request)
-        if replay is None:
-            raise
-        run = replay
+    run = await runs.replay_after_conflict(rt, principal, request)  # a retried request
+    if run is None:
+        for answer, (row, _) in pairs:
+            if row.status == InterruptStatus.cancelled.value:
+                raise StaleDecision()
+            if row.status != InterruptStatus.pending.value:
+                raise AlreadyDecided()
+            if answer.checkpoint_id is not None and answer.checkpoint_id != row.checkpoint_id:
+                raise StaleDecision()
+        try:
+            run = await runs.create(rt, principal, thread.thread_id, request)
+        except Conflict:
+            run = await runs.replay_after_conflict(rt, principal, request)
+            if run is None:
+                raise
     async with rt.transaction(readonly=True) as uow:
         rows = [
             await uow.store.interrupts.get(r.id, tenant_id=principal.tenant_id) for r, _ in loaded

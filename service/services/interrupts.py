@@ -175,8 +175,10 @@ async def resolve_for_resume(
     pending = await uow.store.interrupts.pending_for_threads(
         [thread.thread_id], tenant_id=principal.tenant_id
     )
-    answers = map_resume(resume, pending)
     by_id = {row.interrupt_id: row for row in pending}
+    if expected_hashes and not set(expected_hashes) <= set(by_id):
+        raise AlreadyDecided()  # a decision on a named interrupt lost the race
+    answers = map_resume(resume, pending)
     settings = await tenant_settings(uow.store, principal.tenant_id)
     for interrupt_id, value in answers.items():
         row = by_id[interrupt_id]

@@ -94,6 +94,15 @@ class InterruptRepository(Repository):
         stmt = select(Interrupt).where(Interrupt.id == row_id, Interrupt.tenant_id == tenant_id)
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def inbox_history(self, thread_id: str, *, tenant_id: str) -> list[Interrupt]:
+        """Every review item a thread ever had, oldest first."""
+        stmt = (
+            select(Interrupt)
+            .where(Interrupt.tenant_id == tenant_id, Interrupt.thread_id == thread_id)
+            .order_by(Interrupt.created_at, Interrupt.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
     async def awaiting_resume(
         self, thread_id: str, run_ids: Sequence[str], *, tenant_id: str
     ) -> list[Interrupt]:
