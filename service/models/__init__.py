@@ -9,6 +9,12 @@ from service.models.policies import CasbinRule, PolicyChange
 from service.models.runs import Run
 from service.models.tenants import Tenant
 from service.models.threads import Thread
+from service.models.webhooks import (
+    OutboxEvent,
+    WebhookDelivery,
+    WebhookSecret,
+    WebhookSubscription,
+)
 
 __all__ = [
     "Assistant",
@@ -17,8 +23,12 @@ __all__ = [
     "CasbinRule",
     "IdempotencyKey",
     "Interrupt",
+    "OutboxEvent",
     "PolicyChange",
     "Run",
     "Tenant",
     "Thread",
+    "WebhookDelivery",
+    "WebhookSecret",
+    "WebhookSubscription",
 ]

@@ -22,7 +22,7 @@ from service.domain.runs import RunResult, RunSpec, RunStatus, ThreadStatus, wai
 from service.errors import FencedWrite
 from service.models import Run
 from service.models.base import utcnow
-from service.services import inbox, threads
+from service.services import inbox, threads, webhooks
 from service.services.runtime import Runtime
 from service.store.runs import Lease
 
@@ -239,6 +239,13 @@ class RunWorker:
                     lease, status=result.status, error=result.error, now=now, output=output
                 ):
                     raise FencedWrite()
+                await webhooks.run_completed(
+                    uow,
+                    run,
+                    status=result.status.value,
+                    thread_status=result.thread_status.value,
+                    error=result.error,
+                )
                 thread = await uow.store.threads.get(
                     run.thread_id, tenant_id=run.tenant_id, lock=True
                 )
@@ -354,6 +361,9 @@ class RunWorker:
                         "message": f"run failed {run.attempt} attempts",
                     }
                     await uow.store.runs.fail(run, error=error, now=now)
+                    await webhooks.run_completed(
+                        uow, run, status="error", thread_status="error", error=error
+                    )
                     failed.append(run.run_id)
                     await uow.store.threads.set_state(
                         run.thread_id,

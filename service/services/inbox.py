@@ -335,7 +335,7 @@ async def expire_due(rt: Runtime, *, limit: int = 100) -> int:
             if closed != 1:
                 raise Conflict("interrupt changed while expiring")  # rolls the batch back
             row.status = InterruptStatus.expired.value
-            interrupt_index.announce(uow, row, "interrupt.expired", owner=thread.owner)
+            await interrupt_index.announce(uow, row, "interrupt.expired", owner=thread.owner)
             await audit.record(
                 uow,
                 tenant_id=row.tenant_id,

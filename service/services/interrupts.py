@@ -22,7 +22,7 @@ from service.domain.runs import InterruptSnapshot
 from service.domain.tenants import TenantSettings
 from service.errors import AlreadyDecided, Forbidden, InvalidInput, NothingPending, StaleDecision
 from service.models import Interrupt, Thread
-from service.services import audit
+from service.services import audit, webhooks
 from service.services.runtime import Runtime, UnitOfWork
 from service.store.store import Store
 
@@ -32,8 +32,9 @@ def inbox_stream(tenant_id: str) -> str:
     return f"inbox:{tenant_id}"
 
 
-def announce(uow: UnitOfWork, row: Interrupt, event: str, *, owner: str) -> None:
-    """Tell live inboxes (after commit) that an interrupt appeared or left the inbox."""
+async def announce(uow: UnitOfWork, row: Interrupt, event: str, *, owner: str) -> None:
+    """Tell live inboxes (after commit) and webhook subscribers (through the outbox, in
+    this transaction) that an interrupt appeared in or left the inbox."""
     data = {
         "event": event,
         "id": row.id,
@@ -44,6 +45,7 @@ def announce(uow: UnitOfWork, row: Interrupt, event: str, *, owner: str) -> None
         "status": row.status,
     }
     uow.jobs.publish(inbox_stream(row.tenant_id), event, canonical_json(data).encode())
+    await webhooks.interrupt_changed(uow, row, event)
 
 
 async def tenant_settings(store: Store, tenant_id: str) -> TenantSettings:
@@ -79,7 +81,7 @@ async def sync(
     )
     for row in stale:
         row.status = InterruptStatus.cancelled.value
-        announce(uow, row, "interrupt.cancelled", owner=owner)
+        await announce(uow, row, "interrupt.cancelled", owner=owner)
     await store.flush()
     queued = [r.run_id for r in await store.runs.inflight(thread_id, tenant_id=tenant_id)]
     decided = await store.interrupts.awaiting_resume(
@@ -116,7 +118,7 @@ async def sync(
         )
         store.interrupts.add(row)
         created.append(row)
-        announce(uow, row, "interrupt.created", owner=owner)
+        await announce(uow, row, "interrupt.created", owner=owner)
     await store.flush()
     return created
 
@@ -203,7 +205,7 @@ async def resolve_for_resume(
         if closed != 1:
             raise AlreadyDecided()
         row.status = InterruptStatus.resolved.value
-        announce(uow, row, "interrupt.resolved", owner=thread.owner)
+        await announce(uow, row, "interrupt.resolved", owner=thread.owner)
         await audit.record_for(
             uow,
             principal,

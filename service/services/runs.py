@@ -22,7 +22,7 @@ from service.errors import Conflict, InvalidInput, NotFound, ThreadBusy
 from service.models import Assistant, IdempotencyKey, Run, Thread
 from service.models.base import utcnow
 from service.queue.port import StreamEvent
-from service.services import assistants, threads
+from service.services import assistants, threads, webhooks
 from service.services import interrupts as interrupt_index
 from service.services.runtime import Runtime, UnitOfWork
 from service.store.store import Store
@@ -66,6 +66,9 @@ async def _cancel_inflight(uow: UnitOfWork, inflight: list[Run], action: CancelA
     now = utcnow()
     for run in inflight:
         if await uow.store.runs.cancel_pending(run.run_id, now=now):
+            await webhooks.run_completed(
+                uow, run, status=RunStatus.interrupted.value, thread_status=None, error=None
+            )
             continue
         if await uow.store.runs.request_cancel(run.run_id, action.value, now=now):
             uow.jobs.control(run.run_id, f"cancel:{action.value}")

@@ -18,6 +18,7 @@ from service.store.policies import PolicyRepository
 from service.store.runs import RunRepository
 from service.store.tenants import TenantRepository
 from service.store.threads import ThreadRepository
+from service.store.webhooks import WebhookRepository
 
 
 class Store:
@@ -31,6 +32,7 @@ class Store:
         self.audit = AuditRepository(session)
         self.policies = PolicyRepository(session)
         self.idempotency = IdempotencyRepository(session)
+        self.webhooks = WebhookRepository(session)
 
     async def flush(self) -> None:
         await self.session.flush()

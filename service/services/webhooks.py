@@ -1,0 +1,118 @@
+"""Webhooks: events written to the outbox in the same transaction as the change they report.
+
+Delivery (retries, signatures, SSRF guard) is done by the dispatcher in ``webhook_dispatch``.
+Event types: ``run.completed`` (every finished run; delivered to the run's own ``webhook``
+URL and to subscriptions), ``interrupt.created``, ``interrupt.resolved``,
+``interrupt.expired``, ``interrupt.cancelled`` (to subscriptions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.domain.ids import uuid7
+from service.models import Interrupt, OutboxEvent, Run, WebhookDelivery
+from service.models.base import utcnow
+from service.services.runtime import UnitOfWork
+
+RUN_COMPLETED = "run.completed"
+INTERRUPT_EVENTS = (
+    "interrupt.created",
+    "interrupt.resolved",
+    "interrupt.expired",
+    "interrupt.cancelled",
+)
+EVENT_TYPES = (RUN_COMPLETED, *INTERRUPT_EVENTS)
+
+
+async def _write(
+    uow: UnitOfWork,
+    *,
+    tenant_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    run_id: str | None,
+    thread_id: str | None,
+    extra_urls: list[str],
+) -> OutboxEvent:
+    now = utcnow()
+    event = OutboxEvent(
+        id=uuid7(),
+        tenant_id=tenant_id,
+        type=event_type,
+        run_id=run_id,
+        thread_id=thread_id,
+        payload={"type": event_type, "timestamp": now.isoformat(), "data": payload},
+        created_at=now,
+    )
+    targets: dict[str, str | None] = dict.fromkeys(extra_urls)
+    for sub in await uow.store.webhooks.subscriptions(tenant_id, event_type=event_type):
+        targets.setdefault(sub.url, sub.id)
+    deliveries = [
+        WebhookDelivery(
+            id=uuid7(),
+            tenant_id=tenant_id,
+            event_id=event.id,
+            url=url,
+            subscription_id=sub_id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for url, sub_id in targets.items()
+    ]
+    uow.store.webhooks.add_event(event, deliveries)
+    if deliveries:
+        uow.jobs.publish("webhooks", "due", b"")  # wakes a dispatcher early; polling is the truth
+    return event
+
+
+async def run_completed(
+    uow: UnitOfWork, run: Run, *, status: str, thread_status: str | None, error: Any
+) -> OutboxEvent:
+    """The one outbox event of a finished run (written in its fenced finalize)."""
+    payload = {
+        "run_id": run.run_id,
+        "thread_id": run.thread_id,
+        "assistant_id": run.assistant_id,
+        "graph_id": run.graph_id,
+        "status": status,
+        "thread_status": thread_status,
+        "attempt": run.attempt,
+        "error": error,
+    }
+    return await _write(
+        uow,
+        tenant_id=run.tenant_id,
+        event_type=RUN_COMPLETED,
+        payload=payload,
+        run_id=run.run_id,
+        thread_id=run.thread_id,
+        extra_urls=[run.webhook] if run.webhook else [],
+    )
+
+
+async def interrupt_changed(uow: UnitOfWork, row: Interrupt, event_type: str) -> None:
+    """An interrupt event, written only when the tenant subscribes to it."""
+    if not await uow.store.webhooks.subscriptions(row.tenant_id, event_type=event_type):
+        return
+    payload = {
+        "id": row.id,
+        "thread_id": row.thread_id,
+        "interrupt_id": row.interrupt_id,
+        "type": row.type,
+        "status": row.status,
+        "payload_hash": row.payload_hash,
+        "resolved_by": row.resolved_by,
+        "decision": row.decision,
+    }
+    await _write(
+        uow,
+        tenant_id=row.tenant_id,
+        event_type=event_type,
+        payload=payload,
+        run_id=None,
+        thread_id=row.thread_id,
+        extra_urls=[],
+    )
