@@ -1,17 +1,22 @@
-"""Builds the runtime both composition roots share: storage, engine, bell and bus."""
+"""Builds the runtime both composition roots share: storage, engine, bell, bus, authz."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from service import failpoints
 from service.authz.guard import Authorizer
 from service.engine.checkpointer import open_checkpointer
 from service.engine.executor import GraphEngine
 from service.engine.registry import GraphRegistry
+from service.observability import AUTHZ_LATENCY
 from service.queue.memory import MemoryBell, MemoryEventBus
+from service.queue.port import Bell, EventBus
+from service.queue.redis_adapter import RedisBell, RedisEventBus
 from service.services.execution import RunWorker, WorkerConfig
 from service.services.policies import policy_loader
 from service.services.runtime import Limits, Runtime
@@ -26,6 +31,26 @@ def worker_id(role: str) -> str:
 
 
 @asynccontextmanager
+async def _queue(
+    settings: Settings,
+) -> AsyncIterator[tuple[Bell, EventBus, dict[str, Callable[[], Awaitable[None]]]]]:
+    """The in-process bell and bus (embedded default), or Redis ones shared by processes."""
+    if not settings.redis_url:
+        yield MemoryBell(), MemoryEventBus(replay_seconds=settings.stream_replay_seconds), {}
+        return
+    bell = RedisBell.from_url(settings.redis_url)
+    bus = RedisEventBus.from_url(settings.redis_url, replay_seconds=settings.stream_replay_seconds)
+    await bus.start()
+    try:
+        yield bell, bus, {"redis": bus.ping}
+    finally:
+        with contextlib.suppress(Exception):
+            await bus.aclose()
+        with contextlib.suppress(Exception):
+            await bell.aclose()
+
+
+@asynccontextmanager
 async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtime]:
     engine = create_engine(
         settings.sqlalchemy_url,
@@ -36,31 +61,34 @@ async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtim
     try:
         if settings.embedded:
             await migrations.upgrade(engine)
-        async with open_checkpointer(
-            settings.checkpointer_url,
-            pool_size=settings.db_pool_size,
-            application_name=f"countersign-{role}-checkpoints",
-        ) as saver:
+        async with (
+            open_checkpointer(
+                settings.checkpointer_url,
+                pool_size=settings.db_pool_size,
+                application_name=f"countersign-{role}-checkpoints",
+            ) as saver,
+            _queue(settings) as (bell, bus, probes),
+        ):
             registry = GraphRegistry.load(settings.graphs_config, saver)
-            if settings.redis_url:
-                raise NotImplementedError("Redis adapters arrive with the production runtime")
             stores = StoreFactory(engine)
             yield Runtime(
                 stores=stores,
+                engine=GraphEngine(registry, saver),
+                bell=bell,
+                bus=bus,
                 authz=Authorizer(
                     policy_loader(stores),
                     cache_size=settings.authz_cache_size,
                     roles_from_token=settings.authz_roles_from_token,
+                    observe=AUTHZ_LATENCY.observe,
                 ),
-                engine=GraphEngine(registry, saver),
-                bell=MemoryBell(),
-                bus=MemoryEventBus(replay_seconds=settings.stream_replay_seconds),
                 limits=Limits(
                     list_cap=settings.list_limit_cap,
                     stream_replay_seconds=settings.stream_replay_seconds,
                     lease_ttl_seconds=settings.lease_ttl_seconds,
                     max_attempts=settings.max_attempts,
                 ),
+                probes={"database": stores.ping, **probes},
             )
     finally:
         await engine.dispose()
@@ -77,4 +105,5 @@ def build_worker(rt: Runtime, settings: Settings, *, role: str) -> RunWorker:
             reaper_every=settings.reaper_interval_seconds,
             max_attempts=settings.max_attempts,
         ),
+        failpoint=failpoints.build(settings.hitl_test, settings.hitl_failpoints),
     )

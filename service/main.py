@@ -15,7 +15,7 @@ from service.api.middleware import EdgeMiddleware
 from service.api.router import build_router
 from service.auth.jwt import TokenVerifier
 from service.bootstrap import build_worker, open_runtime
-from service.services import policies
+from service.services import metrics, policies
 from service.services.tenants import create_tenant
 from service.settings import Settings, get_settings
 
@@ -37,10 +37,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker = build_worker(rt, settings, role="api") if settings.runs_worker_in_api else None
             if worker is not None:
                 worker.start()
-            watcher = asyncio.create_task(
-                policies.watch_changes(rt, interval=settings.policy_poll_seconds),
-                name="policy-watcher",
-            )
+            background = [
+                asyncio.create_task(
+                    policies.watch_changes(rt, interval=settings.policy_poll_seconds),
+                    name="policy-watcher",
+                ),
+                asyncio.create_task(
+                    metrics.run_sampler(rt, every=settings.metrics_sample_seconds),
+                    name="metrics-sampler",
+                ),
+            ]
             app.state.app = AppState(
                 runtime=rt,
                 verifier=verifier,
@@ -51,9 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield
             finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                for task in background:
+                    task.cancel()
+                for task in background:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 if worker is not None:
                     await worker.stop(grace=5.0)
                 await verifier.aclose()

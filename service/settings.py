@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -83,6 +83,23 @@ class Settings(BaseSettings):
     max_attempts: int = 3
     stream_replay_seconds: int = 600
     run_in_api: bool | None = None  # None: True in embedded mode
+
+    # operations
+    worker_health_host: str = "0.0.0.0"  # noqa: S104 - probes and Prometheus reach the pod
+    worker_health_port: int = 9464
+    metrics_sample_seconds: float = 1.0
+    prewarm: bool = True
+    hitl_test: bool = Field(
+        default=False, validation_alias=AliasChoices("HITL_TEST", "COUNTERSIGN_HITL_TEST")
+    )
+    hitl_failpoints: str = Field(
+        default="", validation_alias=AliasChoices("HITL_FAILPOINTS", "COUNTERSIGN_HITL_FAILPOINTS")
+    )
+
+    # webhooks
+    webhook_allow: list[str] = []  # CIDRs or exact host names allowed despite the SSRF policy
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 20
 
     # limits
     max_body_bytes: int = 1024 * 1024

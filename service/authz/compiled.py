@@ -11,6 +11,7 @@ over random policies.
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,6 +38,66 @@ class Decision:
     reason: str = ""
 
 
+Index = dict[tuple[str, str], tuple[Grant, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Everything one user may do: their roles and the grants they reach, by (obj, act).
+
+    ``decide`` mirrors the matcher of ``policies/model.conf``.
+    """
+
+    roles: tuple[str, ...]
+    index: Index
+
+    def decide(self, obj: str, act: str, *, own: bool) -> Decision:
+        candidates = self.index.get((obj, act), ())
+        if obj.startswith("interrupt:") and obj != ANY_INTERRUPT:
+            candidates += self.index.get((ANY_INTERRUPT, act), ())
+        for grant in candidates:
+            if grant.scope == "any" or (own and grant.scope == "own"):
+                return Decision(True, grant, self.roles)
+        reason = "only for own objects" if candidates else "no rule grants it"
+        return Decision(False, None, self.roles, reason)
+
+
+class _Interned:
+    """Grants, role tuples and indexes shared by every tenant that has the same ones.
+
+    Most tenants run the default policy, so ten thousand tenants need a handful of
+    distinct indexes; sharing them keeps the hot path in cache and memory flat.
+    """
+
+    limit = 50_000
+
+    def __init__(self) -> None:
+        self.grants: dict[Grant, Grant] = {}
+        self.accesses: dict[tuple[tuple[str, ...], frozenset[Grant]], Access] = {}
+
+    def grant(self, grant: Grant) -> Grant:
+        if len(self.grants) > self.limit:
+            self.grants.clear()
+        return self.grants.setdefault(grant, grant)
+
+    def access(self, roles: tuple[str, ...], reachable: frozenset[Grant]) -> Access:
+        key = (roles, reachable)
+        found = self.accesses.get(key)
+        if found is None:
+            if len(self.accesses) > self.limit:
+                self.accesses.clear()
+            built: dict[tuple[str, str], list[Grant]] = defaultdict(list)
+            for grant in sorted(
+                reachable, key=lambda g: (g.obj, g.act, g.scope != "any", g.subject)
+            ):
+                built[(grant.obj, grant.act)].append(grant)
+            found = self.accesses[key] = Access(roles, {k: tuple(v) for k, v in built.items()})
+        return found
+
+
+INTERNED = _Interned()
+
+
 @dataclass
 class TenantPolicy:
     tenant_id: str
@@ -44,9 +105,7 @@ class TenantPolicy:
     roles_of: dict[str, frozenset[str]]  # user subject -> implicit roles (Casbin role manager)
     role_closure: dict[str, frozenset[str]]  # role -> itself + inherited roles
     grants_of: dict[str, list[Grant]]  # subject -> its own p rules
-    _by_user: dict[tuple[str, frozenset[str]], dict[tuple[str, str], list[Grant]]] = field(
-        default_factory=dict, repr=False
-    )
+    _access: dict[tuple[str, frozenset[str]], Access] = field(default_factory=dict, repr=False)
 
     def roles(self, user: str, extra_roles: Iterable[str] = ()) -> frozenset[str]:
         roles = set(self.roles_of.get(user, frozenset()))
@@ -54,31 +113,24 @@ class TenantPolicy:
             roles |= self.role_closure.get(role, frozenset({role}))
         return frozenset(roles)
 
-    def grants(
-        self, user: str, extra_roles: frozenset[str] = frozenset()
-    ) -> dict[tuple[str, str], list[Grant]]:
+    def access(self, user: str, extra_roles: frozenset[str] = frozenset()) -> Access:
         key = (user, extra_roles)
-        index = self._by_user.get(key)
-        if index is None:
-            built: dict[tuple[str, str], list[Grant]] = defaultdict(list)
-            for subject in (user, *sorted(self.roles(user, extra_roles))):
-                for grant in self.grants_of.get(subject, ()):
-                    built[(grant.obj, grant.act)].append(grant)
-            index = self._by_user[key] = dict(built)
-        return index
+        found = self._access.get(key)
+        if found is None:
+            roles = tuple(sorted(self.roles(user, extra_roles)))
+            reachable = frozenset(
+                grant for subject in (user, *roles) for grant in self.grants_of.get(subject, ())
+            )
+            found = self._access[key] = INTERNED.access(roles, reachable)
+        return found
+
+    def grants(self, user: str, extra_roles: frozenset[str] = frozenset()) -> Index:
+        return self.access(user, extra_roles).index
 
     def decide(
         self, user: str, obj: str, act: str, *, own: bool, extra_roles: frozenset[str] = frozenset()
     ) -> Decision:
-        index = self.grants(user, extra_roles)
-        candidates = list(index.get((obj, act), ()))
-        if obj.startswith("interrupt:") and obj != ANY_INTERRUPT:
-            candidates += index.get((ANY_INTERRUPT, act), ())
-        for grant in candidates:
-            if grant.scope == "any" or (own and grant.scope == "own"):
-                return Decision(True, grant, tuple(sorted(self.roles(user, extra_roles))))
-        reason = "only for own objects" if candidates else "no rule grants it"
-        return Decision(False, None, tuple(sorted(self.roles(user, extra_roles))), reason)
+        return self.access(user, extra_roles).decide(obj, act, own=own)
 
     def scope_for(
         self, user: str, obj: str, act: str, extra_roles: frozenset[str] = frozenset()
@@ -132,7 +184,7 @@ def compile_policy(
     grants_of: dict[str, list[Grant]] = defaultdict(list)
     for sub, dom, obj, act, scope, *_ in p_rules:
         if dom == tenant_id:
-            grants_of[sub].append(Grant(sub, obj, act, scope))
+            grants_of[sub].append(INTERNED.grant(Grant(sys.intern(sub), obj, act, scope)))
     roles_of = {}
     role_closure = {}
     for subject, roles in implicit_roles.items():

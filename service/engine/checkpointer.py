@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -20,33 +21,111 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from service.errors import FencedWrite
+from service.observability import FENCED_WRITES
+
 log = logging.getLogger(__name__)
 
 _SETUP_LOCK_KEY = 0x436F756E74657273  # "Counters": one process at a time runs setup()
 
 
+FENCE_KEY = "__countersign_fence__"
+_fence: ContextVar[tuple[str, int] | None] = ContextVar("countersign_fence", default=None)
+
+FENCE_CHECK = "SELECT 1 FROM runs WHERE run_id = %s AND fence = %s AND status = 'running' FOR SHARE"
+
+
+def _fence_of(config: Any) -> tuple[str, int] | None:
+    value = (config or {}).get("configurable", {}).get(FENCE_KEY)
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return str(value[0]), int(value[1])
+    return None
+
+
 class PooledPostgresSaver(AsyncPostgresSaver):
-    """AsyncPostgresSaver on a connection pool, without the process-wide lock.
+    """AsyncPostgresSaver on a connection pool, without the process-wide lock, fenced.
 
     The upstream saver takes one ``asyncio.Lock`` around every cursor, which makes a
     pool useless: all checkpoint reads and writes of a process run one at a time.
     With a pool (and no pipeline) each cursor has its own connection, so the lock
     is not needed.
+
+    Fencing: a run's config carries its ``(run_id, fence)``. Every checkpoint write of
+    that run first checks, in the same transaction, that the run is still ``running``
+    under that fence, holding a share lock on the run row until it commits. A stale
+    attempt (its lease was taken over, the fence bumped) writes nothing: it gets
+    ``FencedWrite``. ``idle_in_transaction_session_timeout`` bounds how long a paused
+    process can hold that lock.
     """
+
+    async def aput(self, config: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _fence.set(_fence_of(config))
+        try:
+            return await super().aput(config, *args, **kwargs)
+        finally:
+            _fence.reset(token)
+
+    async def aput_writes(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        token = _fence.set(_fence_of(config))
+        try:
+            await super().aput_writes(config, *args, **kwargs)
+        finally:
+            _fence.reset(token)
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
         assert isinstance(self.conn, AsyncConnectionPool)
+        fence = _fence.get()
         async with self.conn.connection() as conn:
-            if pipeline:
+            if pipeline or fence is not None:
                 async with (
                     conn.transaction(),
                     conn.cursor(binary=True, row_factory=dict_row) as cur,
                 ):
+                    if fence is not None:
+                        await cur.execute("SET LOCAL idle_in_transaction_session_timeout = '10s'")
+                        await cur.execute(FENCE_CHECK, fence)
+                        if await cur.fetchone() is None:
+                            FENCED_WRITES.labels("checkpoint").inc()
+                            raise FencedWrite("checkpoint write of a stale run attempt")
                     yield cur
             else:
                 async with conn.cursor(binary=True, row_factory=dict_row) as cur:
                     yield cur
+
+
+async def delete_run_checkpoints(
+    saver: BaseCheckpointSaver[Any], thread_id: str, run_id: str
+) -> None:
+    """Remove the checkpoints a run wrote (multitask ``rollback``), on either saver."""
+    if isinstance(saver, PooledPostgresSaver):
+        assert isinstance(saver.conn, AsyncConnectionPool)
+        async with saver.conn.connection() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_id IN "
+                "(SELECT checkpoint_id FROM checkpoints WHERE thread_id = %s "
+                "AND metadata->>'run_id' = %s)",
+                (thread_id, thread_id, run_id),
+            )
+            await conn.execute(
+                "DELETE FROM checkpoints WHERE thread_id = %s AND metadata->>'run_id' = %s",
+                (thread_id, run_id),
+            )
+        return
+    if isinstance(saver, AsyncSqliteSaver):
+        async with saver.lock:
+            await saver.conn.execute(
+                "DELETE FROM writes WHERE thread_id = ? AND checkpoint_id IN "
+                "(SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? "
+                "AND json_extract(CAST(metadata AS TEXT), '$.run_id') = ?)",
+                (thread_id, thread_id, run_id),
+            )
+            await saver.conn.execute(
+                "DELETE FROM checkpoints WHERE thread_id = ? "
+                "AND json_extract(CAST(metadata AS TEXT), '$.run_id') = ?",
+                (thread_id, run_id),
+            )
+            await saver.conn.commit()
 
 
 def is_postgres_url(url: str) -> bool:

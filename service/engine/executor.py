@@ -16,10 +16,12 @@ from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Send, StateSnapshot
 
 from service.domain.runs import InterruptSnapshot, RunResult, RunSpec, RunStatus
+from service.engine.checkpointer import FENCE_KEY, delete_run_checkpoints
 from service.engine.jsonable import jsonable
 from service.engine.registry import GraphRegistry
 from service.errors import InvalidInput, NotFound
@@ -27,6 +29,7 @@ from service.errors import InvalidInput, NotFound
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, Any], Awaitable[None]]
+STEP_DONE = "__step__"  # internal marker: a node of the root graph finished
 
 SUPPORTED_MODES = frozenset(
     {"values", "updates", "events", "debug", "custom", "messages-tuple", "checkpoints", "tasks"}
@@ -169,6 +172,7 @@ class GraphEngine:
                 "graph_id": spec.graph_id,
                 "assistant_id": spec.assistant_id,
                 "run_attempt": spec.attempt,
+                FENCE_KEY: (spec.run_id, spec.fence),
             }
         )
         if spec.checkpoint_id:
@@ -182,7 +186,10 @@ class GraphEngine:
         }
         return cast(RunnableConfig, config)
 
-    async def execute(self, spec: RunSpec, emit: Emit) -> RunResult:
+    async def execute(
+        self, spec: RunSpec, emit: Emit, on_step: Callable[[], None] | None = None
+    ) -> RunResult:
+        """Run the graph to its end or next interrupt; ``on_step`` is told of each node done."""
         graph = self.graph(spec.graph_id)
         config = self._config(spec)
         requested = set(spec.stream_mode) & SUPPORTED_MODES
@@ -202,6 +209,10 @@ class GraphEngine:
         error: dict[str, Any] | None = None
         try:
             async for event, data in self._stream(graph, graph_input, config, kwargs, requested):
+                if event == STEP_DONE:
+                    if on_step is not None:
+                        on_step()
+                    continue
                 await emit(event, data)
         except asyncio.CancelledError:
             raise
@@ -248,13 +259,15 @@ class GraphEngine:
 
     @staticmethod
     def _forward(ns: Any, mode: str, data: Any, *, requested: set[str]) -> list[tuple[str, Any]]:
+        """The client events of one chunk, after an internal step marker for node updates."""
+        out: list[tuple[str, Any]] = [(STEP_DONE, None)] if mode == "updates" and not ns else []
         suffix = f"|{'|'.join(ns)}" if ns else ""
         wanted = "messages-tuple" if mode == "messages" else mode
         if wanted in requested:
-            return [(f"{mode}{suffix}", jsonable(data))]
-        if mode == "updates" and isinstance(data, dict) and data.get("__interrupt__"):
-            return [(f"values{suffix}", jsonable(data))]
-        return []
+            out.append((f"{mode}{suffix}", jsonable(data)))
+        elif mode == "updates" and isinstance(data, dict) and data.get("__interrupt__"):
+            out.append((f"values{suffix}", jsonable(data)))
+        return out
 
     def _result(
         self, status: RunStatus, snapshot: StateSnapshot, error: dict[str, Any] | None = None
@@ -355,5 +368,22 @@ class GraphEngine:
         snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
         return ref, self._result(RunStatus.success, snapshot)
 
+    async def prewarm(self) -> None:
+        """Run every graph once on an in-memory checkpointer, so the first real run is warm."""
+        for graph_id in self.graph_ids:
+            graph = self.graph(graph_id).copy(update={"checkpointer": InMemorySaver()})
+            config: RunnableConfig = {"configurable": {"thread_id": f"prewarm-{graph_id}"}}
+            try:
+                await asyncio.wait_for(graph.ainvoke({}, config), timeout=10)
+            except Exception as exc:  # a graph that needs real input still got imported and built
+                log.info("prewarm of %s stopped early: %s", graph_id, type(exc).__name__)
+        await self.checkpointer.aget_tuple(
+            {"configurable": {"thread_id": "prewarm", "checkpoint_ns": ""}}
+        )
+
     async def delete_thread(self, thread_id: str) -> None:
         await self.checkpointer.adelete_thread(thread_id)
+
+    async def rollback(self, thread_id: str, run_id: str) -> None:
+        """Forget what one run wrote: the thread returns to its state before the run."""
+        await delete_run_checkpoints(self.checkpointer, thread_id, run_id)

@@ -471,6 +471,11 @@ class RedisEventBus:
 
     # ---- lifecycle ------------------------------------------------------------------
 
+    async def ping(self) -> None:
+        """Raise unless Redis answers within the operation timeout (readiness)."""
+        async with asyncio.timeout(self._op_timeout):
+            await self._client.ping()
+
     async def aclose(self) -> None:
         if self._closed:
             return

@@ -12,17 +12,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from service.domain.runs import RunResult, RunSpec, RunStatus, ThreadStatus, wait_output
+from service.domain.runs import (
+    CancelAction,
+    RunResult,
+    RunSpec,
+    RunStatus,
+    ThreadStatus,
+    wait_output,
+)
 from service.errors import FencedWrite
 from service.models import Run
 from service.models.base import utcnow
-from service.services import inbox, threads, webhooks
+from service.observability import FENCED_WRITES, QUEUE_WAIT, REQUEUED, RUN_DURATION
+from service.outbound.sender import WebhookSender
+from service.services import inbox, threads, webhook_dispatch, webhooks
 from service.services.runtime import Runtime
 from service.store.runs import Lease
 
@@ -96,9 +106,15 @@ def spec_for(run: Run) -> RunSpec:
 
 class RunWorker:
     def __init__(
-        self, rt: Runtime, config: WorkerConfig, *, failpoint: Failpoint = _no_failpoint
+        self,
+        rt: Runtime,
+        config: WorkerConfig,
+        *,
+        failpoint: Failpoint = _no_failpoint,
+        webhooks: WebhookSender | None = None,
     ) -> None:
         self.rt = rt
+        self.webhooks = webhooks  # None: this worker delivers no webhooks
         self.config = config
         self.failpoint = failpoint
         self.stats = WorkerStats()
@@ -122,6 +138,15 @@ class RunWorker:
             asyncio.create_task(self._reap_loop(), name="worker-reap"),
             asyncio.create_task(self._expiry_loop(), name="worker-expiry"),
         ]
+        if self.webhooks is not None:
+            self._loops.append(
+                asyncio.create_task(
+                    webhook_dispatch.run_dispatcher(
+                        self.rt, self.webhooks, owner=self.config.worker_id
+                    ),
+                    name="worker-webhooks",
+                )
+            )
 
     async def stop(self, grace: float = 30.0) -> None:
         """Claim nothing more; let runs finish for ``grace`` seconds, then hand them back."""
@@ -176,6 +201,8 @@ class RunWorker:
             )
         if run is not None:
             self.stats.claimed += 1
+            if run.started_at is not None:
+                QUEUE_WAIT.observe(max(0.0, (run.started_at - run.available_at).total_seconds()))
             self.failpoint("after_claim")
         return run
 
@@ -198,7 +225,16 @@ class RunWorker:
             async def emit(event: str, data: Any) -> None:
                 await self._emit(run.run_id, event, data)
 
-            active.task = asyncio.create_task(self.rt.engine.execute(spec, emit))
+            steps = 0
+
+            def on_step() -> None:
+                nonlocal steps
+                steps += 1
+                if steps == 1:
+                    self.failpoint("mid_graph")
+
+            began = time.monotonic()
+            active.task = asyncio.create_task(self.rt.engine.execute(spec, emit, on_step))
             try:
                 result = await active.task
             except asyncio.CancelledError:
@@ -210,6 +246,8 @@ class RunWorker:
                     return
                 if active.cancel_action is None:
                     raise
+                if active.cancel_action == CancelAction.rollback.value:
+                    await self.rt.engine.rollback(run.thread_id, run.run_id)
                 result = await self.rt.engine.current(
                     run.thread_id, run.graph_id, RunStatus.interrupted
                 )
@@ -220,13 +258,22 @@ class RunWorker:
                     "run %s: attempt %s failed outside the graph", run.run_id, run.attempt
                 )
                 return
+            RUN_DURATION.labels(result.status.value).observe(time.monotonic() - began)
             self.failpoint("after_checkpoint_before_finalize")
-            await self._finalize(run, lease, result)
+            rollback = active.cancel_action == CancelAction.rollback.value
+            await self._finalize(run, lease, result, rollback=rollback)
             self.failpoint("after_finalize_before_ack")
         finally:
             self._active.pop(run.run_id, None)
 
-    async def _finalize(self, run: Run, lease: Lease, result: RunResult) -> None:
+    async def _finalize(
+        self, run: Run, lease: Lease, result: RunResult, *, rollback: bool = False
+    ) -> None:
+        """Record the attempt's end, fenced: run row, outbox event, thread, review index.
+
+        A rolled-back run is deleted instead (multitask ``rollback``), its checkpoints
+        already removed.
+        """
         now = utcnow()
         delete_thread = run.temporary and run.on_completion == "delete"
         try:
@@ -239,13 +286,16 @@ class RunWorker:
                     lease, status=result.status, error=result.error, now=now, output=output
                 ):
                     raise FencedWrite()
-                await webhooks.run_completed(
-                    uow,
-                    run,
-                    status=result.status.value,
-                    thread_status=result.thread_status.value,
-                    error=result.error,
-                )
+                if rollback:
+                    await uow.store.runs.delete(run.run_id, tenant_id=run.tenant_id)
+                else:
+                    await webhooks.run_completed(
+                        uow,
+                        run,
+                        status=result.status.value,
+                        thread_status=result.thread_status.value,
+                        error=result.error,
+                    )
                 thread = await uow.store.threads.get(
                     run.thread_id, tenant_id=run.tenant_id, lock=True
                 )
@@ -267,6 +317,7 @@ class RunWorker:
                         uow.jobs.ring()
         except FencedWrite:
             self.stats.fenced_writes_rejected += 1
+            FENCED_WRITES.labels("finalize").inc()
             log.warning("run %s: finalize rejected, a newer attempt owns it", run.run_id)
             return
         self.stats.finished += 1
@@ -374,6 +425,7 @@ class RunWorker:
                     )
                 else:
                     self.stats.requeued += 1
+                    REQUEUED.inc()
                     await uow.store.runs.requeue(run, now=now)
                     uow.jobs.ring()
         for run_id in failed:

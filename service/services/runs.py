@@ -65,6 +65,8 @@ class RunRequest:
 async def _cancel_inflight(uow: UnitOfWork, inflight: list[Run], action: CancelAction) -> None:
     now = utcnow()
     for run in inflight:
+        if action is CancelAction.rollback and await uow.store.runs.delete_pending(run.run_id):
+            continue  # a rolled-back run that never started leaves nothing behind
         if await uow.store.runs.cancel_pending(run.run_id, now=now):
             await webhooks.run_completed(
                 uow, run, status=RunStatus.interrupted.value, thread_status=None, error=None

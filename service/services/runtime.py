@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -38,6 +39,18 @@ class Runtime:
     authz: Authorizer
     limits: Limits = field(default_factory=Limits)
     known_tenants: set[str] = field(default_factory=set)
+    probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+
+    async def readiness(self) -> dict[str, bool]:
+        """Each backing service answering (database, Redis when configured)."""
+        results = {}
+        for name, probe in self.probes.items():
+            try:
+                await asyncio.wait_for(probe(), 2.0)
+                results[name] = True
+            except Exception:
+                results[name] = False
+        return results
 
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:

@@ -233,6 +233,11 @@ class RunRepository(Repository):
         result = await self.session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def delete_pending(self, run_id: str) -> bool:
+        stmt = delete(Run).where(Run.run_id == run_id, Run.status == RunStatus.pending.value)
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def request_cancel(self, run_id: str, action: str, *, now: datetime) -> bool:
         stmt = (
             update(Run)
@@ -252,10 +257,12 @@ class RunRepository(Repository):
         stmt = delete(Run).where(Run.thread_id == thread_id, Run.tenant_id == tenant_id)
         await self.session.execute(stmt)
 
-    async def count_by_status(self) -> dict[tuple[str, str], int]:
+    async def count_by_status(self, *, now: datetime) -> dict[tuple[str, str], int]:
+        """(tenant, status) -> runs in flight; ``pending`` counts only runs already due."""
+        due = or_(Run.status == RunStatus.running.value, Run.available_at <= now)
         stmt = (
             select(Run.tenant_id, Run.status, func.count())
-            .where(Run.status.in_(INFLIGHT))
+            .where(Run.status.in_(INFLIGHT), due)
             .group_by(Run.tenant_id, Run.status)
         )
         return {(row[0], row[1]): int(row[2]) for row in (await self.session.execute(stmt)).all()}

@@ -489,3 +489,30 @@ class TestCancelAndMultitask:
             await wait_for_status(client, tid, run["run_id"], {"success"})
             await ok(await client.delete(f"/threads/{tid}/runs/{run['run_id']}"), 204)
             assert (await client.get(f"/threads/{tid}/runs/{run['run_id']}")).status_code == 404
+
+
+class TestRollback:
+    async def test_rollback_deletes_the_running_run_and_its_checkpoints(self, api: Api, tenant: str) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            first = await ok(
+                await client.post(f"/threads/{tid}/runs", json={"assistant_id": "slow", "input": {"steps": 50, "seconds": 0.1}}),
+                202,
+            )
+            await wait_for_status(client, tid, first["run_id"], {"running"})
+            await asyncio.sleep(0.3)
+            second = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={"assistant_id": "slow", "input": {"steps": 1, "seconds": 0}, "multitask_strategy": "rollback"},
+                ),
+                202,
+            )
+            await wait_for_status(client, tid, second["run_id"], {"success"})
+            assert (await client.get(f"/threads/{tid}/runs/{first['run_id']}")).status_code == 404
+            runs = await ok(await client.get(f"/threads/{tid}/runs"))
+            assert [r["run_id"] for r in runs] == [second["run_id"]]
+            history = await ok(await client.post(f"/threads/{tid}/history", json={"limit": 100}))
+            assert {h["metadata"].get("run_id") for h in history} == {second["run_id"]}
+            thread = await ok(await client.get(f"/threads/{tid}"))
+            assert thread["values"]["done"] == [1]  # nothing of the first run remains

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from service.api.deps import RuntimeDep
+from service.observability import render
 
 router = APIRouter(tags=["health"])
 
@@ -15,9 +17,22 @@ async def ok() -> dict[str, bool]:
 
 
 @router.get("/readyz")
-async def ready(rt: RuntimeDep) -> dict[str, Any]:
-    await rt.stores.ping()
-    return {"ok": True, "graphs": rt.engine.graph_ids}
+async def ready(rt: RuntimeDep) -> JSONResponse:
+    """Ready when every backing service answers and the graphs are loaded."""
+    checks: dict[str, Any] = await rt.readiness()
+    checks["graphs"] = bool(rt.engine.graph_ids)
+    good = all(checks.values())
+    return JSONResponse(
+        {"ok": good, "checks": checks, "graphs": rt.engine.graph_ids},
+        status_code=200 if good else 503,
+        headers=None if good else {"Retry-After": "2"},
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    body, content_type = render()
+    return Response(body, media_type=content_type)
 
 
 @router.get("/info")
