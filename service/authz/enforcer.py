@@ -18,10 +18,10 @@ from casbin_async_sqlalchemy_adapter.adapter import Adapter, Filter
 from service.authz.compiled import TenantPolicy, compile_policy
 from service.authz.fields import PLATFORM_DOMAIN
 from service.models import CasbinRule
+from service.paths import app_root
 
-ROOT = Path(__file__).resolve().parents[2]
-MODEL_PATH = ROOT / "policies" / "model.conf"
-DEFAULT_POLICY_PATH = ROOT / "policies" / "default_policy.csv"
+MODEL_PATH = app_root() / "policies" / "model.conf"
+DEFAULT_POLICY_PATH = app_root() / "policies" / "default_policy.csv"
 TEMPLATE_DOMAIN = "_tenant"
 
 Rule = list[str]  # ["p", sub, dom, obj, act, scope] or ["g", user, role, dom]
