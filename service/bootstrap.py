@@ -14,6 +14,7 @@ from service.engine.checkpointer import open_checkpointer
 from service.engine.executor import GraphEngine
 from service.engine.registry import GraphRegistry
 from service.observability import AUTHZ_LATENCY
+from service.outbound.sender import WebhookSender
 from service.queue.memory import MemoryBell, MemoryEventBus
 from service.queue.port import Bell, EventBus
 from service.queue.redis_adapter import RedisBell, RedisEventBus
@@ -87,6 +88,7 @@ async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtim
                     stream_replay_seconds=settings.stream_replay_seconds,
                     lease_ttl_seconds=settings.lease_ttl_seconds,
                     max_attempts=settings.max_attempts,
+                    webhook_allow=tuple(settings.webhook_allow),
                 ),
                 probes={"database": stores.ping, **probes},
             )
@@ -106,4 +108,9 @@ def build_worker(rt: Runtime, settings: Settings, *, role: str) -> RunWorker:
             max_attempts=settings.max_attempts,
         ),
         failpoint=failpoints.build(settings.hitl_test, settings.hitl_failpoints),
+        webhooks=WebhookSender(
+            allow=settings.webhook_allow,
+            timeout=settings.webhook_timeout_seconds,
+            max_attempts=settings.webhook_max_attempts,
+        ),
     )

@@ -14,6 +14,7 @@ from service.api.routes import (
     policies,
     runs,
     threads,
+    webhooks,
 )
 
 
@@ -21,7 +22,7 @@ def build_router() -> APIRouter:
     root = APIRouter()
     root.include_router(health.router)
     private = APIRouter(dependencies=[Depends(get_principal)])
-    for module in (assistants, threads, runs, inbox, policies, audit, platform):
+    for module in (assistants, threads, runs, inbox, policies, audit, platform, webhooks):
         private.include_router(module.router)
     root.include_router(private)
     return root

@@ -22,7 +22,7 @@ from service.errors import Conflict, InvalidInput, NotFound, ThreadBusy
 from service.models import Assistant, IdempotencyKey, Run, Thread
 from service.models.base import utcnow
 from service.queue.port import StreamEvent
-from service.services import assistants, threads, webhooks
+from service.services import assistants, threads, webhook_dispatch, webhooks
 from service.services import interrupts as interrupt_index
 from service.services.runtime import Runtime, UnitOfWork
 from service.store.store import Store
@@ -121,6 +121,8 @@ async def create(
         request.command.get(k) is not None for k in ("resume", "update", "goto")
     ):
         raise InvalidInput("command needs at least one of resume, update or goto.")
+    if request.webhook is not None:  # resolves DNS: never inside a transaction
+        await webhook_dispatch.check_run_webhook(request.webhook, rt.limits.webhook_allow)
     async with rt.transaction() as uow:
         if request.idempotency is not None:
             replay = await _replay(uow, principal.tenant_id, *request.idempotency)

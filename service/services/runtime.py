@@ -22,6 +22,7 @@ class Limits:
     stream_replay_seconds: int = 600
     lease_ttl_seconds: float = 60.0
     max_attempts: int = 3
+    webhook_allow: tuple[str, ...] = ()
 
 
 @dataclass

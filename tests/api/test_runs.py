@@ -492,11 +492,16 @@ class TestCancelAndMultitask:
 
 
 class TestRollback:
-    async def test_rollback_deletes_the_running_run_and_its_checkpoints(self, api: Api, tenant: str) -> None:
+    async def test_rollback_deletes_the_running_run_and_its_checkpoints(
+        self, api: Api, tenant: str
+    ) -> None:
         async with api.client(tenant) as client:
             tid = (await new_thread(client))["thread_id"]
             first = await ok(
-                await client.post(f"/threads/{tid}/runs", json={"assistant_id": "slow", "input": {"steps": 50, "seconds": 0.1}}),
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={"assistant_id": "slow", "input": {"steps": 50, "seconds": 0.1}},
+                ),
                 202,
             )
             await wait_for_status(client, tid, first["run_id"], {"running"})
@@ -504,7 +509,11 @@ class TestRollback:
             second = await ok(
                 await client.post(
                     f"/threads/{tid}/runs",
-                    json={"assistant_id": "slow", "input": {"steps": 1, "seconds": 0}, "multitask_strategy": "rollback"},
+                    json={
+                        "assistant_id": "slow",
+                        "input": {"steps": 1, "seconds": 0},
+                        "multitask_strategy": "rollback",
+                    },
                 ),
                 202,
             )
