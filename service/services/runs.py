@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import orjson
+
 from service.domain.ids import new_thread_id, resolve_thread_id, uuid7
 from service.domain.principal import Principal
 from service.domain.runs import (
@@ -406,11 +408,55 @@ async def join(rt: Runtime, principal: Principal, raw_thread_id: str, run_id: st
     return await final_values(rt, principal, done)
 
 
+SNAPSHOT_ID = "snapshot"
+
+
 async def stream(
     rt: Runtime, principal: Principal, run: Run, last_event_id: str | None
 ) -> AsyncIterator[StreamEvent]:
-    """The run's events from ``last_event_id`` on; nothing when it ended past the window."""
+    """The run's events after ``last_event_id``, live, until the run ends.
+
+    Past the replay window (or when the event stream was lost with Redis), a finished run is
+    answered with one ``values`` event holding the thread's current state: a full snapshot
+    instead of the missing events. While it waits, the stream re-reads the ledger every
+    ``WAIT_POLL`` seconds, so it also ends when the end-of-stream marker itself was lost.
+    """
     if RunStatus(run.status).terminal and not await rt.bus.has_stream(run.run_id):
+        yield await _snapshot(rt, principal, run)
         return
-    async for item in rt.bus.subscribe(run.run_id, last_event_id):
-        yield item
+    queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue(maxsize=1000)
+
+    async def pump() -> None:
+        try:
+            async for item in rt.bus.subscribe(run.run_id, last_event_id):
+                await queue.put(item)
+        finally:
+            await queue.put(None)
+
+    reader = asyncio.create_task(pump())
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), timeout=WAIT_POLL)
+            except TimeoutError:
+                async with rt.transaction(readonly=True) as uow:
+                    current = await uow.store.runs.get(run.run_id, tenant_id=principal.tenant_id)
+                if current is None or RunStatus(current.status).terminal:
+                    await asyncio.sleep(0.2)  # let a just-published end marker arrive
+                    if queue.empty():
+                        return
+                continue
+            if item is None:
+                return
+            yield item
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+
+
+async def _snapshot(rt: Runtime, principal: Principal, run: Run) -> StreamEvent:
+    async with rt.transaction(readonly=True) as uow:
+        thread = await uow.store.threads.get(run.thread_id, tenant_id=principal.tenant_id)
+    values = thread.values if thread is not None else run.output
+    return StreamEvent(SNAPSHOT_ID, "values", orjson.dumps(values, option=orjson.OPT_NON_STR_KEYS))

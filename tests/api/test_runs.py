@@ -525,3 +525,19 @@ class TestRollback:
             assert {h["metadata"].get("run_id") for h in history} == {second["run_id"]}
             thread = await ok(await client.get(f"/threads/{tid}"))
             assert thread["values"]["done"] == [1]  # nothing of the first run remains
+
+
+async def test_stream_past_the_replay_window_sends_a_snapshot(api: Api, tenant: str) -> None:
+    async with api.client(tenant) as client:
+        tid = (await new_thread(client))["thread_id"]
+        run = await ok(
+            await client.post(
+                f"/threads/{tid}/runs",
+                json={"assistant_id": "slow", "input": {"steps": 2, "seconds": 0}},
+            ),
+            202,
+        )
+        await wait_for_status(client, tid, run["run_id"], {"success"})
+        api.runtime.bus._streams.pop(run["run_id"])  # type: ignore[attr-defined]  # expired
+        events = parse_sse((await client.get(f"/threads/{tid}/runs/{run['run_id']}/stream")).text)
+    assert events == [("snapshot", "values", {"steps": 2, "seconds": 0, "done": [1, 2]})]
