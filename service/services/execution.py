@@ -404,30 +404,32 @@ class RunWorker:
         failed: list[str] = []
         async with self.rt.transaction() as uow:
             for run in await uow.store.runs.expired(now=now):
+                if run.attempt < self.config.max_attempts:
+                    if await uow.store.runs.requeue(run, now=now):
+                        touched += 1
+                        self.stats.requeued += 1
+                        REQUEUED.inc()
+                        uow.jobs.ring()
+                    continue
+                error = {
+                    "error": "MaxAttemptsExceeded",
+                    "message": f"run failed {run.attempt} attempts",
+                }
+                if not await uow.store.runs.fail(run, error=error, now=now):
+                    continue
                 touched += 1
-                if run.attempt >= self.config.max_attempts:
-                    self.stats.failed_attempt_cap += 1
-                    error = {
-                        "error": "MaxAttemptsExceeded",
-                        "message": f"run failed {run.attempt} attempts",
-                    }
-                    await uow.store.runs.fail(run, error=error, now=now)
-                    await webhooks.run_completed(
-                        uow, run, status="error", thread_status="error", error=error
-                    )
-                    failed.append(run.run_id)
-                    await uow.store.threads.set_state(
-                        run.thread_id,
-                        tenant_id=run.tenant_id,
-                        status=ThreadStatus.error.value,
-                        set_values=False,
-                        now=now,
-                    )
-                else:
-                    self.stats.requeued += 1
-                    REQUEUED.inc()
-                    await uow.store.runs.requeue(run, now=now)
-                    uow.jobs.ring()
+                self.stats.failed_attempt_cap += 1
+                await webhooks.run_completed(
+                    uow, run, status="error", thread_status="error", error=error
+                )
+                await uow.store.threads.set_state(
+                    run.thread_id,
+                    tenant_id=run.tenant_id,
+                    status=ThreadStatus.error.value,
+                    set_values=False,
+                    now=now,
+                )
+                failed.append(run.run_id)
         for run_id in failed:
             await self._end_stream(run_id)
         return touched

@@ -128,6 +128,21 @@ class RunRepository(Repository):
         rows = (await self.session.execute(stmt)).all()
         return [Renewal(run_id=row[0], cancel_requested=row[1]) for row in rows]
 
+    async def _end_lease(self, run_id: str, fence: int, *, now: datetime, **values: Any) -> bool:
+        """End the lease of the attempt holding ``fence``; False when fenced out.
+
+        Every write that ends an attempt goes through here, guarded by the fencing token
+        and ``status = 'running'``: a stale attempt, or one already reaped, changes nothing.
+        """
+        stmt = (
+            update(Run)
+            .where(Run.run_id == run_id, Run.fence == fence, Run.status == RunStatus.running.value)
+            .values(lease_owner=None, lease_expires_at=None, updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def finish(
         self,
         lease: Lease,
@@ -138,48 +153,26 @@ class RunRepository(Repository):
         output: Any = None,
     ) -> bool:
         """Record the end of the attempt holding ``lease``; False when fenced out."""
-        stmt = (
-            update(Run)
-            .where(
-                Run.run_id == lease.run_id,
-                Run.fence == lease.fence,
-                Run.status == RunStatus.running.value,
-            )
-            .values(
-                status=status.value,
-                error=error,
-                output=output,
-                ended_at=now,
-                updated_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
-            .execution_options(synchronize_session=False)
+        return await self._end_lease(
+            lease.run_id,
+            lease.fence,
+            now=now,
+            status=status.value,
+            error=error,
+            output=output,
+            ended_at=now,
         )
-        result = await self.session.execute(stmt)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def release(self, lease: Lease, *, now: datetime) -> bool:
         """Give a run back to the queue (graceful shutdown); the attempt does not count."""
-        stmt = (
-            update(Run)
-            .where(
-                Run.run_id == lease.run_id,
-                Run.fence == lease.fence,
-                Run.status == RunStatus.running.value,
-            )
-            .values(
-                status=RunStatus.pending.value,
-                attempt=Run.attempt - 1,
-                lease_owner=None,
-                lease_expires_at=None,
-                available_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
+        return await self._end_lease(
+            lease.run_id,
+            lease.fence,
+            now=now,
+            status=RunStatus.pending.value,
+            attempt=Run.attempt - 1,
+            available_at=now,
         )
-        result = await self.session.execute(stmt)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def expired(self, *, now: datetime, limit: int = 100) -> list[Run]:
         stmt = (
@@ -192,36 +185,17 @@ class RunRepository(Repository):
             stmt = stmt.with_for_update(skip_locked=True)
         return list((await self.session.scalars(stmt)).all())
 
-    async def requeue(self, run: Run, *, now: datetime) -> None:
-        stmt = (
-            update(Run)
-            .where(Run.run_id == run.run_id, Run.fence == run.fence)
-            .values(
-                status=RunStatus.pending.value,
-                lease_owner=None,
-                lease_expires_at=None,
-                available_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
+    async def requeue(self, run: Run, *, now: datetime) -> bool:
+        """The reaper gives an expired run back to the queue (its next claim bumps the fence)."""
+        return await self._end_lease(
+            run.run_id, run.fence, now=now, status=RunStatus.pending.value, available_at=now
         )
-        await self.session.execute(stmt)
 
-    async def fail(self, run: Run, *, error: Any, now: datetime) -> None:
-        stmt = (
-            update(Run)
-            .where(Run.run_id == run.run_id, Run.fence == run.fence)
-            .values(
-                status=RunStatus.error.value,
-                error=error,
-                lease_owner=None,
-                lease_expires_at=None,
-                ended_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
+    async def fail(self, run: Run, *, error: Any, now: datetime) -> bool:
+        """The reaper ends a run that used up its attempts."""
+        return await self._end_lease(
+            run.run_id, run.fence, now=now, status=RunStatus.error.value, error=error, ended_at=now
         )
-        await self.session.execute(stmt)
 
     async def cancel_pending(self, run_id: str, *, now: datetime) -> bool:
         stmt = (
