@@ -15,6 +15,7 @@ from service.api.middleware import EdgeMiddleware
 from service.api.router import build_router
 from service.auth.jwt import TokenVerifier
 from service.bootstrap import build_worker, open_runtime
+from service.observability import settle_heap
 from service.services import metrics, policies
 from service.services.tenants import create_tenant
 from service.settings import Settings, get_settings
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 accept_x_api_key=settings.accept_x_api_key,
             )
             app.state.worker = worker
+            settle_heap()
             try:
                 yield
             finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable
 
@@ -82,6 +83,17 @@ FENCED_WRITES = Counter(
 REQUEUED = Counter(
     "countersign_runs_requeued", "Runs given back to the queue by the reaper", registry=REGISTRY
 )
+
+
+def settle_heap() -> None:
+    """After start-up: move every object alive now out of the garbage collector's way.
+
+    A full collection otherwise walks the ~250k objects of the imported libraries and
+    compiled graphs (100-200 ms pauses seen under load); frozen, they are never scanned.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
 
 
 def render() -> tuple[bytes, str]:

@@ -15,7 +15,7 @@ import signal
 import time
 
 from service.bootstrap import build_worker, open_runtime
-from service.observability import serve_health
+from service.observability import serve_health, settle_heap
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ async def run_worker(settings: Settings, *, grace: float = 30.0) -> None:
             if settings.prewarm:
                 await rt.engine.prewarm()
             worker = build_worker(rt, settings, role="worker")
+            settle_heap()
             worker.start()
             ready = True
             log.info(

@@ -38,6 +38,7 @@ from service.services import assistants, audit, runs
 from service.services import interrupts as interrupt_index
 from service.services.runtime import Runtime
 from service.store.interrupts import InboxQuery
+from service.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +78,20 @@ class Reach:
         )
 
 
-async def reach(rt: Runtime, principal: Principal) -> Reach:
+async def reach(rt: Runtime, principal: Principal, store: Store | None = None) -> Reach:
+    """The caller's inbox permissions, from the cached policy and the tenant's settings
+    (read in ``store``'s transaction when given, so a list costs one transaction)."""
     await rt.authz.require(principal, "inbox", "read")
     scope = await rt.authz.scope(principal, "threads", "read")
     if scope is None:
         raise Forbidden("Not allowed to read threads.")
     any_types, own_types = await rt.authz.decidable_types(principal, "decide")
     edit_any, edit_own = await rt.authz.decidable_types(principal, "edit")
-    async with rt.transaction(readonly=True) as uow:
-        settings = await interrupt_index.tenant_settings(uow.store, principal.tenant_id)
+    if store is None:
+        async with rt.transaction(readonly=True) as uow:
+            settings = await interrupt_index.tenant_settings(uow.store, principal.tenant_id)
+    else:
+        settings = await interrupt_index.tenant_settings(store, principal.tenant_id)
     return Reach(
         subject=principal.subject,
         read_own_only=scope == "own",
@@ -132,21 +138,22 @@ async def list_pending(
     cursor: str | None = None,
     descending: bool = False,
 ) -> InboxPage:
-    who = await reach(rt, principal)
-    query = _query(
-        principal,
-        who,
-        types=types,
-        graph_id=graph_id,
-        metadata=metadata,
-        created_before=created_before,
-        created_after=created_after,
-        decidable_only=decidable_only,
-        limit=min(limit, rt.limits.list_cap) + 1,
-        after=decode_cursor(cursor) if cursor else None,
-        descending=descending,
-    )
+    after = decode_cursor(cursor) if cursor else None
     async with rt.transaction(readonly=True) as uow:
+        who = await reach(rt, principal, uow.store)
+        query = _query(
+            principal,
+            who,
+            types=types,
+            graph_id=graph_id,
+            metadata=metadata,
+            created_before=created_before,
+            created_after=created_after,
+            decidable_only=decidable_only,
+            limit=min(limit, rt.limits.list_cap) + 1,
+            after=after,
+            descending=descending,
+        )
         rows = await uow.store.interrupts.inbox(query)
     more = len(rows) >= query.limit
     rows = rows[: query.limit - 1]
@@ -174,9 +181,9 @@ def _query(
 async def counts(
     rt: Runtime, principal: Principal, *, decidable_only: bool = False
 ) -> dict[str, int]:
-    who = await reach(rt, principal)
-    query = _query(principal, who, decidable_only=decidable_only, types=None)
     async with rt.transaction(readonly=True) as uow:
+        who = await reach(rt, principal, uow.store)
+        query = _query(principal, who, decidable_only=decidable_only, types=None)
         return await uow.store.interrupts.counts(query)
 
 

@@ -47,7 +47,8 @@ def create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # no pre-ping: it costs a round trip per transaction; a dropped connection fails its
+        # transaction once (503, retry) and the pool replaces it
         pool_recycle=1800,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select, tuple_, update
+from sqlalchemy.orm import load_only
 
 from service.domain.interrupts import InterruptStatus
 from service.models import Interrupt, Thread
@@ -122,6 +123,7 @@ class InterruptRepository(Repository):
         stmt = (
             select(Interrupt, Thread)
             .join(Thread, Thread.thread_id == Interrupt.thread_id)
+            .options(load_only(Thread.thread_id, Thread.owner, Thread.status, Thread.metadata_))
             .where(Interrupt.tenant_id == query.tenant_id, Interrupt.status == PENDING)
         )
         stmt = self._inbox_filters(stmt, query)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
 from service.api.deps import PrincipalDep, RuntimeDep
+from service.api.schemas.common import json_response
 from service.api.schemas.inbox import (
     DecisionBody,
     InboxItem,
@@ -66,10 +67,12 @@ async def list_inbox(
         cursor=cursor,
         descending=order == "desc",
     )
-    return {
-        "items": [item_json(row, thread, page.reach) for row, thread in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return json_response(
+        {
+            "items": [item_json(row, thread, page.reach) for row, thread in page.items],
+            "next_cursor": page.next_cursor,
+        }
+    )
 
 
 @router.get("/inbox/counts")

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from service.api.deps import PrincipalDep, RuntimeDep
+from service.api.schemas.common import json_response
 from service.api.schemas.threads import (
     HistoryQuery,
     StateAtCheckpoint,
@@ -45,7 +46,7 @@ async def search_threads(body: ThreadSearch, rt: RuntimeDep, principal: Principa
         sort_by=body.sort_by or "created_at",
         descending=(body.sort_order or "desc") == "desc",
     )
-    return [thread_json(view) for view in views]
+    return json_response([thread_json(view) for view in views])
 
 
 @router.post("/count", response_model=int)
@@ -57,7 +58,7 @@ async def count_threads(body: ThreadCount, rt: RuntimeDep, principal: PrincipalD
 
 @router.get("/{thread_id}", response_model=ThreadOut)
 async def get_thread(thread_id: str, rt: RuntimeDep, principal: PrincipalDep) -> Any:
-    return thread_json(await threads.get(rt, principal, thread_id))
+    return json_response(thread_json(await threads.get(rt, principal, thread_id)))
 
 
 @router.patch("/{thread_id}", response_model=ThreadOut)

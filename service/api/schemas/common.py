@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -25,3 +27,12 @@ Offset = Field(default=0, ge=0, le=1_000_000)
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def json_response(
+    data: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """Serialize once with orjson (hot routes skip a second pass through ``response_model``,
+    which stays declared for the OpenAPI schema)."""
+    body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    return Response(body, status_code=status_code, headers=headers, media_type="application/json")
