@@ -40,6 +40,8 @@ def create_engine(
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
             connect_args={"timeout": 30},
+            pool_size=pool_size,
+            max_overflow=max_overflow,
         )
         _configure_sqlite(engine)
         return engine

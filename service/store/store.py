@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service.errors import Conflict, Unavailable
@@ -19,6 +20,8 @@ from service.store.runs import RunRepository
 from service.store.tenants import TenantRepository
 from service.store.threads import ThreadRepository
 from service.store.webhooks import WebhookRepository
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 
 
 class Store:
@@ -68,9 +71,14 @@ class StoreFactory:
                 await session.commit()
         except IntegrityError as exc:
             raise Conflict("The request conflicts with a concurrent change; retry.") from exc
+        except PoolTimeout as exc:  # every connection busy for pool_timeout seconds
+            raise Unavailable() from exc
         except (OperationalError, DBAPIError) as exc:
             if getattr(exc, "connection_invalidated", False) or isinstance(exc, OperationalError):
                 raise Unavailable() from exc
+            code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+            if code in RETRYABLE_SQLSTATES:
+                raise Conflict("The request raced a concurrent change; retry.") from exc
             raise
 
     async def ping(self) -> None:
