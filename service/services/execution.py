@@ -142,7 +142,10 @@ class RunWorker:
             self._loops.append(
                 asyncio.create_task(
                     webhook_dispatch.run_dispatcher(
-                        self.rt, self.webhooks, owner=self.config.worker_id
+                        self.rt,
+                        self.webhooks,
+                        owner=self.config.worker_id,
+                        failpoint=self.failpoint,
                     ),
                     name="worker-webhooks",
                 )
@@ -223,7 +226,8 @@ class RunWorker:
             spec = spec_for(run)
 
             async def emit(event: str, data: Any) -> None:
-                await self._emit(run.run_id, event, data)
+                if not active.lost:  # a stale attempt must not publish into the live stream
+                    await self._emit(run.run_id, event, data)
 
             steps = 0
 
@@ -251,6 +255,9 @@ class RunWorker:
                 result = await self.rt.engine.current(
                     run.thread_id, run.graph_id, RunStatus.interrupted
                 )
+            except FencedWrite:
+                log.warning("run %s: attempt %s was fenced out; stopping", run.run_id, run.attempt)
+                return
             except Exception:
                 # infrastructure failure (checkpointer, database): leave the lease to
                 # expire so the reaper retries the run, up to the attempt cap
@@ -278,6 +285,10 @@ class RunWorker:
         delete_thread = run.temporary and run.on_completion == "delete"
         try:
             async with self.rt.transaction() as uow:
+                # lock order everywhere: the thread row first, then its runs and interrupts
+                thread = await uow.store.threads.get(
+                    run.thread_id, tenant_id=run.tenant_id, lock=True
+                )
                 output = None
                 if run.temporary:
                     pending = [{"id": i.interrupt_id, "value": i.value} for i in result.interrupts]
@@ -296,9 +307,6 @@ class RunWorker:
                         thread_status=result.thread_status.value,
                         error=result.error,
                     )
-                thread = await uow.store.threads.get(
-                    run.thread_id, tenant_id=run.tenant_id, lock=True
-                )
                 if thread is not None and delete_thread:
                     await uow.store.threads.delete(thread.thread_id, tenant_id=run.tenant_id)
                 elif thread is not None:
@@ -375,7 +383,9 @@ class RunWorker:
                 continue
             renewal = still.get(lease.run_id)
             if renewal is None:
-                active.lost = True
+                active.lost = True  # a newer attempt owns the run: this one stops, writes nothing
+                self.stats.fenced_writes_rejected += 1
+                FENCED_WRITES.labels("renew").inc()
                 if active.task is not None:
                     active.task.cancel()
             elif renewal.cancel_requested:
@@ -398,12 +408,19 @@ class RunWorker:
                 log.warning("interrupt expiry pass failed", exc_info=True)
 
     async def reap_once(self) -> int:
-        """Give runs with expired leases back to the queue, or fail them at the cap."""
+        """Give runs with expired leases back to the queue, or fail them at the cap.
+
+        One transaction per run, taking the thread's lock first (the order every writer
+        uses); the fenced update makes a run that moved on meanwhile a no-op.
+        """
         now = utcnow()
         touched = 0
         failed: list[str] = []
-        async with self.rt.transaction() as uow:
-            for run in await uow.store.runs.expired(now=now):
+        async with self.rt.transaction(readonly=True) as uow:
+            expired = await uow.store.runs.expired(now=now)
+        for run in expired:
+            async with self.rt.transaction() as uow:
+                await uow.store.threads.get(run.thread_id, tenant_id=run.tenant_id, lock=True)
                 if run.attempt < self.config.max_attempts:
                     if await uow.store.runs.requeue(run, now=now):
                         touched += 1

@@ -314,55 +314,72 @@ def _idempotency(
 
 
 async def expire_due(rt: Runtime, *, limit: int = 100) -> int:
-    """Resolve expired interrupts with their default decision, as the service (audited)."""
+    """Resolve expired interrupts with their default decision, as the service (audited).
+
+    One transaction per interrupt, locking its thread first like every other writer; an
+    interrupt decided meanwhile is left alone (the guarded close changes nothing).
+    """
     now = utcnow()
+    async with rt.transaction(readonly=True) as uow:
+        due = await uow.store.interrupts.expiring(now=now, limit=limit)
     expired = 0
-    async with rt.transaction() as uow:
-        for row in await uow.store.interrupts.expiring(now=now, limit=limit):
-            thread = await uow.store.threads.get(row.thread_id, tenant_id=row.tenant_id, lock=True)
-            if thread is None:
-                continue
-            assistant_id = str(thread.metadata_.get("assistant_id") or row.graph_id)
-            assistant = await assistants.resolve(uow.store, rt, row.tenant_id, assistant_id)
-            request = runs.RunRequest(
-                assistant_id=assistant.assistant_id,
-                command={"resume": {row.interrupt_id: row.default_decision}},
-                multitask_strategy=MultitaskStrategy.enqueue,
-            )
-            run = await runs.enqueue(uow, rt, thread, assistant, request, principal=None)
-            closed = await uow.store.interrupts.close(
-                [row.id],
-                tenant_id=row.tenant_id,
-                status=InterruptStatus.expired,
-                now=now,
-                by=audit.SYSTEM_ACTOR,
-                decision=row.default_decision,
-                resume_run_id=run.run_id,
-            )
-            if closed != 1:
-                raise Conflict("interrupt changed while expiring")  # rolls the batch back
-            row.status = InterruptStatus.expired.value
-            await interrupt_index.announce(uow, row, "interrupt.expired", owner=thread.owner)
-            await audit.record(
-                uow,
-                tenant_id=row.tenant_id,
-                actor=audit.SYSTEM_ACTOR,
-                action="interrupt.expire",
-                target_type="interrupt",
-                target_id=row.id,
-                detail={
-                    "thread_id": row.thread_id,
-                    "interrupt_id": row.interrupt_id,
-                    "type": row.type,
-                    "decision": row.default_decision,
-                    "decision_hash": payload_hash(row.default_decision),
-                    "run_id": run.run_id,
-                    "expired_at": row.expires_at.isoformat() if row.expires_at else None,
-                },
-                payload_hash=row.payload_hash,
-            )
-            expired += 1
+    for candidate in due:
+        try:
+            if await _expire(rt, candidate, now=now):
+                expired += 1
+        except Conflict:
+            continue  # decided or superseded while we looked
     return expired
+
+
+async def _expire(rt: Runtime, candidate: Interrupt, *, now: datetime) -> bool:
+    async with rt.transaction() as uow:
+        thread = await uow.store.threads.get(
+            candidate.thread_id, tenant_id=candidate.tenant_id, lock=True
+        )
+        row = await uow.store.interrupts.get(candidate.id, tenant_id=candidate.tenant_id)
+        if thread is None or row is None or row.status != InterruptStatus.pending.value:
+            return False
+        assistant_id = str(thread.metadata_.get("assistant_id") or row.graph_id)
+        assistant = await assistants.resolve(uow.store, rt, row.tenant_id, assistant_id)
+        request = runs.RunRequest(
+            assistant_id=assistant.assistant_id,
+            command={"resume": {row.interrupt_id: row.default_decision}},
+            multitask_strategy=MultitaskStrategy.enqueue,
+        )
+        run = await runs.enqueue(uow, rt, thread, assistant, request, principal=None)
+        closed = await uow.store.interrupts.close(
+            [row.id],
+            tenant_id=row.tenant_id,
+            status=InterruptStatus.expired,
+            now=now,
+            by=audit.SYSTEM_ACTOR,
+            decision=row.default_decision,
+            resume_run_id=run.run_id,
+        )
+        if closed != 1:
+            raise Conflict("interrupt changed while expiring")  # rolls this one back
+        row.status = InterruptStatus.expired.value
+        await interrupt_index.announce(uow, row, "interrupt.expired", owner=thread.owner)
+        await audit.record(
+            uow,
+            tenant_id=row.tenant_id,
+            actor=audit.SYSTEM_ACTOR,
+            action="interrupt.expire",
+            target_type="interrupt",
+            target_id=row.id,
+            detail={
+                "thread_id": row.thread_id,
+                "interrupt_id": row.interrupt_id,
+                "type": row.type,
+                "decision": row.default_decision,
+                "decision_hash": payload_hash(row.default_decision),
+                "run_id": run.run_id,
+                "expired_at": row.expires_at.isoformat() if row.expires_at else None,
+            },
+            payload_hash=row.payload_hash,
+        )
+    return True
 
 
 # ---- live inbox -------------------------------------------------------------------------

@@ -161,6 +161,10 @@ async def _claim(rt: Runtime, *, owner: str, batch: int, lease_seconds: float) -
         return jobs
 
 
+def _no_failpoint(_name: str) -> None:
+    return None
+
+
 async def _record(
     rt: Runtime,
     *,
@@ -203,6 +207,7 @@ async def dispatch_once(
     lease_seconds: float = 30.0,
     max_attempts: int = 20,
     backoff: Backoff = retry_delay,
+    failpoint: Callable[[str], None] = _no_failpoint,
 ) -> int:
     """Claim up to ``batch`` due deliveries, send them concurrently, record each attempt.
 
@@ -214,6 +219,7 @@ async def dispatch_once(
     results = await asyncio.gather(
         *(sender.send(j.url, msg_id=j.msg_id, body=j.body, secret=j.secret) for j in jobs)
     )
+    failpoint("webhook_mid_send")  # sent, not yet recorded: the retry repeats the same webhook-id
     await _record(
         rt, owner=owner, jobs=jobs, results=results, max_attempts=max_attempts, backoff=backoff
     )
@@ -239,6 +245,7 @@ async def run_dispatcher(
     interval: float = 1.0,
     batch: int = 20,
     max_attempts: int | None = None,
+    failpoint: Callable[[str], None] = _no_failpoint,
 ) -> None:
     """Deliver until cancelled; never dies on errors. Closes ``sender`` when it ends.
 
@@ -251,7 +258,12 @@ async def run_dispatcher(
         while True:
             try:
                 claimed = await dispatch_once(
-                    rt, sender, owner=owner, batch=batch, max_attempts=attempts_cap
+                    rt,
+                    sender,
+                    owner=owner,
+                    batch=batch,
+                    max_attempts=attempts_cap,
+                    failpoint=failpoint,
                 )
             except Exception as exc:  # logged without bodies, URLs or secrets
                 log.warning("webhook dispatch pass failed (%s)", type(exc).__name__)

@@ -172,6 +172,7 @@ class InterruptRepository(Repository):
         return {str(row[0]): int(row[1]) for row in (await self.session.execute(stmt)).all()}
 
     async def expiring(self, *, now: datetime, limit: int = 100) -> list[Interrupt]:
+        """Pending interrupts past their expiry (read without locks; closing is guarded)."""
         stmt = (
             select(Interrupt)
             .where(
@@ -182,8 +183,6 @@ class InterruptRepository(Repository):
             .order_by(Interrupt.expires_at)
             .limit(limit)
         )
-        if self.postgres:
-            stmt = stmt.with_for_update(skip_locked=True)
         return list((await self.session.scalars(stmt)).all())
 
     async def pending_count(self) -> dict[tuple[str, str], tuple[int, datetime | None]]:

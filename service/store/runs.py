@@ -175,14 +175,13 @@ class RunRepository(Repository):
         )
 
     async def expired(self, *, now: datetime, limit: int = 100) -> list[Run]:
+        """Running runs whose lease ran out (read without locks: every change is fenced)."""
         stmt = (
             select(Run)
             .where(Run.status == RunStatus.running.value, Run.lease_expires_at < now)
             .order_by(Run.lease_expires_at)
             .limit(limit)
         )
-        if self.postgres:
-            stmt = stmt.with_for_update(skip_locked=True)
         return list((await self.session.scalars(stmt)).all())
 
     async def requeue(self, run: Run, *, now: datetime) -> bool:

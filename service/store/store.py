@@ -78,7 +78,7 @@ class StoreFactory:
                 raise Unavailable() from exc
             code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
             if code in RETRYABLE_SQLSTATES:
-                raise Conflict("The request raced a concurrent change; retry.") from exc
+                raise Unavailable("The request raced a concurrent change; retry.") from exc
             raise
 
     async def ping(self) -> None:
