@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from service.errors import InvalidInput
 
@@ -168,3 +168,28 @@ def expiry_from_payload(value: Any) -> tuple[datetime | None, int | None, Any]:
 def fallback_decision(agent_inbox: bool) -> Any:
     """What an expired interrupt is resolved with when nothing else is configured."""
     return {"type": DecisionType.ignore.value, "args": None} if agent_inbox else {"expired": True}
+
+
+class InboxEntry(NamedTuple):
+    """One pending interrupt as the inbox lists it, with what it shows of its thread."""
+
+    id: str
+    thread_id: str
+    interrupt_id: str
+    task_id: str
+    node: str
+    run_id: str | None
+    graph_id: str
+    type: str
+    status: str
+    description: str | None
+    value: Any
+    agent_inbox: bool
+    allowed: list[str]
+    payload_hash: str
+    checkpoint_id: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    owner: str
+    thread_status: str
+    thread_metadata: dict[str, Any]

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from service.domain.ids import resolve_thread_id
-from service.domain.interrupts import InterruptStatus, payload_hash
+from service.domain.interrupts import InboxEntry, InterruptStatus, payload_hash
 from service.domain.principal import Principal
 from service.domain.runs import MultitaskStrategy
 from service.domain.tenants import TenantSettings
@@ -69,12 +69,12 @@ class Reach:
             return True
         return mine and (own is None or kind in own)
 
-    def can_decide(self, row: Interrupt, thread: Thread) -> bool:
-        return self._allowed(row.type, thread.owner, self.any_types, self.own_types)
+    def can_decide(self, kind: str, owner: str) -> bool:
+        return self._allowed(kind, owner, self.any_types, self.own_types)
 
-    def can_edit(self, row: Interrupt, thread: Thread) -> bool:
-        return self.can_decide(row, thread) and self._allowed(
-            row.type, thread.owner, self.edit_any, self.edit_own
+    def can_edit(self, kind: str, owner: str) -> bool:
+        return self.can_decide(kind, owner) and self._allowed(
+            kind, owner, self.edit_any, self.edit_own
         )
 
 
@@ -103,7 +103,7 @@ async def reach(rt: Runtime, principal: Principal, store: Store | None = None) -
     )
 
 
-def encode_cursor(row: Interrupt) -> str:
+def encode_cursor(row: InboxEntry) -> str:
     raw = f"{row.created_at.isoformat()}|{row.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -119,7 +119,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 @dataclass(frozen=True)
 class InboxPage:
-    items: list[tuple[Interrupt, Thread]]
+    items: list[InboxEntry]
     next_cursor: str | None
     reach: Reach
 
@@ -157,7 +157,7 @@ async def list_pending(
         rows = await uow.store.interrupts.inbox(query)
     more = len(rows) >= query.limit
     rows = rows[: query.limit - 1]
-    return InboxPage(rows, encode_cursor(rows[-1][0]) if more and rows else None, who)
+    return InboxPage(rows, encode_cursor(rows[-1]) if more and rows else None, who)
 
 
 def _query(

@@ -19,6 +19,7 @@ from service.api.schemas.inbox import (
     SettingsPatch,
     ThreadDecisions,
     decision_json,
+    entry_of,
     item_json,
     resolved_json,
 )
@@ -69,7 +70,7 @@ async def list_inbox(
     )
     return json_response(
         {
-            "items": [item_json(row, thread, page.reach) for row, thread in page.items],
+            "items": [item_json(entry, page.reach) for entry in page.items],
             "next_cursor": page.next_cursor,
         }
     )
@@ -95,7 +96,8 @@ async def inbox_stream(
 @router.get("/inbox/{item_id}")
 async def get_inbox_item(item_id: str, rt: RuntimeDep, principal: PrincipalDep) -> Any:
     found = await inbox.get_item(rt, principal, item_id)
-    body = InboxItem.model_validate(item_json(found["row"], found["thread"], found["reach"]))
+    entry = entry_of(found["row"], found["thread"])
+    body = InboxItem.model_validate(item_json(entry, found["reach"]))
     return {
         **body.model_dump(),
         "thread": {**body.thread.model_dump(), "values": found["thread"].values},

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from service.api.schemas.common import Body, iso
 from service.api.schemas.runs import run_json
+from service.domain.interrupts import InboxEntry
 from service.models import Interrupt, Run, Thread
 from service.services.inbox import Reach
 
@@ -73,33 +74,60 @@ class InboxPageOut(BaseModel):
     next_cursor: str | None
 
 
-def item_json(row: Interrupt, thread: Thread, who: Reach) -> dict[str, Any]:
+def entry_of(row: Interrupt, thread: Thread) -> InboxEntry:
+    """The inbox view of an interrupt loaded with its thread (one item's page)."""
+    return InboxEntry(
+        row.id,
+        row.thread_id,
+        row.interrupt_id,
+        row.task_id,
+        row.node,
+        row.run_id,
+        row.graph_id,
+        row.type,
+        row.status,
+        row.description,
+        row.value,
+        row.agent_inbox,
+        list(row.allowed),
+        row.payload_hash,
+        row.checkpoint_id,
+        row.created_at,
+        row.expires_at,
+        thread.owner,
+        thread.status,
+        thread.metadata_ or {},
+    )
+
+
+def item_json(entry: InboxEntry, who: Reach) -> dict[str, Any]:
+    pending = entry.status == "pending"
     return {
-        "id": row.id,
-        "thread_id": row.thread_id,
-        "interrupt_id": row.interrupt_id,
-        "task_id": row.task_id,
-        "node": row.node,
-        "run_id": row.run_id,
-        "graph_id": row.graph_id,
-        "type": row.type,
-        "status": row.status,
-        "description": row.description,
-        "value": row.value,
-        "agent_inbox": row.agent_inbox,
-        "allowed_decisions": list(row.allowed),
-        "payload_hash": row.payload_hash,
-        "checkpoint_id": row.checkpoint_id,
-        "created_at": iso(row.created_at),
-        "expires_at": iso(row.expires_at),
-        "age_seconds": round((datetime.now(UTC) - row.created_at).total_seconds(), 3),
-        "can_decide": row.status == "pending" and who.can_decide(row, thread),
-        "can_edit": row.status == "pending" and who.can_edit(row, thread),
+        "id": entry.id,
+        "thread_id": entry.thread_id,
+        "interrupt_id": entry.interrupt_id,
+        "task_id": entry.task_id,
+        "node": entry.node,
+        "run_id": entry.run_id,
+        "graph_id": entry.graph_id,
+        "type": entry.type,
+        "status": entry.status,
+        "description": entry.description,
+        "value": entry.value,
+        "agent_inbox": entry.agent_inbox,
+        "allowed_decisions": list(entry.allowed),
+        "payload_hash": entry.payload_hash,
+        "checkpoint_id": entry.checkpoint_id,
+        "created_at": iso(entry.created_at),
+        "expires_at": iso(entry.expires_at),
+        "age_seconds": round((datetime.now(UTC) - entry.created_at).total_seconds(), 3),
+        "can_decide": pending and who.can_decide(entry.type, entry.owner),
+        "can_edit": pending and who.can_edit(entry.type, entry.owner),
         "thread": {
-            "thread_id": thread.thread_id,
-            "owner": thread.owner,
-            "status": thread.status,
-            "metadata": thread.metadata_ or {},
+            "thread_id": entry.thread_id,
+            "owner": entry.owner,
+            "status": entry.thread_status,
+            "metadata": entry.thread_metadata or {},
         },
     }
 
