@@ -198,6 +198,33 @@ def make_requests(
     return out
 
 
+class GcWatch:
+    """Collections (and their pauses) per generation while installed in gc.callbacks."""
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.pauses: dict[int, list[int]] = {0: [], 1: [], 2: []}
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter_ns()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter_ns() - self.started)
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self) -> str:
+        return ", ".join(
+            f"gen{g} x{len(p)}" + (f" (max {max(p) / 1e6:.1f} ms)" if p else "")
+            for g, p in self.pauses.items()
+        )
+
+
 async def timed_checks(authz: Authorizer, requests: list[Request]) -> tuple[list[int], int]:
     clock = time.perf_counter_ns
     check = authz.check
@@ -235,6 +262,7 @@ async def bench_decisions(samples_per_count: int, warmup: int) -> dict[str, obje
     principals: list[list[Principal]] = []
     first_touch: list[int] = []
     stages: list[Stage] = []
+    gc_notes: list[str] = []
     gc.collect()
     rss_before, _ = rss_mb()
     overhead = timer_overhead_ns()
@@ -255,7 +283,9 @@ async def bench_decisions(samples_per_count: int, warmup: int) -> dict[str, obje
             )
         load_s = time.perf_counter() - started
         assert authz.cached_tenants() == count, authz.cached_tenants()
+        gc_started = time.perf_counter()
         gc.collect()
+        full_gc_ms = (time.perf_counter() - gc_started) * 1000
         rss_loaded, _ = rss_mb()
         # First decision of every new user: builds its grant index (timed, reported apart).
         for users in principals[new_from:]:
@@ -266,8 +296,13 @@ async def bench_decisions(samples_per_count: int, warmup: int) -> dict[str, obje
         await timed_checks(authz, make_requests(rng, principals, warmup))
         requests = make_requests(rng, principals, samples_per_count)
         gc.collect()
-        samples, allowed = await timed_checks(authz, requests)
+        with GcWatch() as watch:
+            samples, allowed = await timed_checks(authz, requests)
         del requests
+        gc_notes.append(
+            f"{count:>8,} tenants: gc.collect() before timing {full_gc_ms:.1f} ms; "
+            f"collections during the timed loop: {watch.summary()}"
+        )
         rss, _ = rss_mb()
         stage = Stage(
             count,
@@ -302,6 +337,9 @@ async def bench_decisions(samples_per_count: int, warmup: int) -> dict[str, obje
         f"control, {TENANT_COUNTS[-1]:,} loaded but requests on 10 of them: p50 {hot.p50:.2f} "
         f"p90 {hot.p90:.2f} p99 {hot.p99:.2f} p99.9 {hot.p999:.2f} max {hot.max:.1f} us"
     )
+    print("garbage collector (left on while timing):")
+    for note in gc_notes:
+        print(f"  {note}")
     small, big = stages[0].decide, stages[-1].decide
     p50_ratio, p99_ratio = big.p50 / small.p50, big.p99 / small.p99
     flat = abs(p50_ratio - 1) <= FLAT_P50 and abs(p99_ratio - 1) <= FLAT_P99
