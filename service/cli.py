@@ -37,6 +37,7 @@ def _serve(settings: Settings, *, api_only: bool) -> None:
             f"Countersign (embedded: SQLite in {settings.data_dir}/, in-process queue)\n"
             f"  URL:        {url}\n"
             f"  tenant:     {settings.demo_tenant} (user {DEMO_USER}: admin, editor, agent)\n"
+            f"  web UI:     {url}/ui/#token={token}\n"
             f"  dev token:  {token}\n"
             f"  try:        curl -H 'Authorization: Bearer <token>' -H 'Content-Type: "
             f"application/json' -d '{{}}' {url}/assistants/search\n",

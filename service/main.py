@@ -16,6 +16,7 @@ from service.api.router import build_router
 from service.auth.jwt import TokenVerifier
 from service.bootstrap import build_worker, open_runtime
 from service.observability import settle_heap
+from service.paths import ui_dist
 from service.services import metrics, policies
 from service.services.tenants import create_tenant
 from service.settings import Settings, get_settings
@@ -75,6 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     add_exception_handlers(app)
-    app.include_router(build_router())
+    app.include_router(build_router(settings.ui_dir or ui_dist()))
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

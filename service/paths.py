@@ -1,4 +1,4 @@
-"""Where the project's data files are: ``alembic/``, ``alembic.ini`` and ``policies/``.
+"""Where the project's data files are: ``alembic/``, ``alembic.ini``, ``policies/``, the UI build.
 
 From a source checkout (editable install) they sit next to the ``service`` package; an
 installed package (a container image) finds them in the working directory instead.
@@ -25,3 +25,8 @@ def app_root() -> Path:
     raise RuntimeError(
         f"cannot find {', '.join(MARKERS)} next to the service package or in {Path.cwd()}"
     )
+
+
+def ui_dist() -> Path:
+    """The built web UI (``cd frontend && npm run build``); it may not exist."""
+    return app_root() / "frontend" / "dist"

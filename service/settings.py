@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 20
 
+    # web UI: the built frontend/dist served at /ui/ (None: next to the source or in the cwd)
+    ui_dir: Path | None = None
+
     # limits
     max_body_bytes: int = 1024 * 1024
     list_limit_cap: int = 1000

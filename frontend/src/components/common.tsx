@@ -1,0 +1,67 @@
+import type { MouseEvent, ReactNode } from "react";
+
+import { ApiError } from "../api";
+import { href, navigate } from "../router";
+
+export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+  const onClick = (event: MouseEvent<HTMLAnchorElement>) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    navigate(to);
+  };
+  return (
+    <a href={href(to)} onClick={onClick} className={className}>
+      {children}
+    </a>
+  );
+}
+
+/** A human sentence for an API failure; 403 and 404 get their own wording. */
+export function describeError(error: unknown): string {
+  if (error instanceof ApiError) {
+    if (error.status === 403) return `Not allowed: ${error.detail}`;
+    if (error.status === 404) return `Not found: ${error.detail}`;
+    if (error.status === 0) return error.detail;
+    return `${error.detail} (${error.status} ${error.code})`;
+  }
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+export function ErrorAlert({ error, testId }: { error: unknown; testId?: string }) {
+  if (error === null || error === undefined) return null;
+  return (
+    <div className="alert error" role="alert" data-testid={testId ?? "error"}>
+      {describeError(error)}
+    </div>
+  );
+}
+
+export function JsonView({ value, label }: { value: unknown; label?: string }) {
+  return (
+    <pre className="json" aria-label={label}>
+      {JSON.stringify(value, null, 2)}
+    </pre>
+  );
+}
+
+export function formatAge(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d`;
+}
+
+export function formatTime(iso: string | null): string {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+export function newKey(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}

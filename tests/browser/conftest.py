@@ -1,0 +1,196 @@
+"""Browser tests: the built UI in Debian's Chromium (Playwright), against a live server.
+
+One live server (Postgres, API + worker in one process, the demo graphs of ``langgraph.json``)
+and one Chromium serve the whole module set; every test gets a fresh tenant, so tests are
+independent. Chromium comes from ``scripts/browser.sh`` (``make test`` runs it); when it or the
+UI build is missing, the tests fail and say so — they never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from service.auth.jwt import mint_token
+from service.settings import Settings
+from tests.fixtures.app import ROOT, TEST_SECRET
+from tests.fixtures.live import LiveServer, start_server, stop_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+UI_INDEX = ROOT / "frontend" / "dist" / "index.html"
+PLATFORM_TENANT = "ops"
+PLATFORM_ADMIN = "root"
+TIMEOUT_MS = 10_000
+
+REFUND = {"order_id": "A-1", "amount": 42, "customer": "Ada", "reason": "broken on arrival"}
+
+
+@dataclass
+class Stack:
+    server: LiveServer
+    settings: Settings
+    root_headers: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def token(self, tenant: str, subject: str) -> str:
+        return mint_token(self.settings, tenant=tenant, subject=subject)
+
+
+@pytest.fixture(scope="session")
+def stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not UI_INDEX.is_file():
+        pytest.fail(
+            f"The web UI is not built ({UI_INDEX} is missing): run `make install` "
+            "(or `cd frontend && npm ci && npm run build`)."
+        )
+    env = {
+        "COUNTERSIGN_JWT_SECRET": TEST_SECRET,
+        "COUNTERSIGN_ENV": "test",
+        "COUNTERSIGN_DATABASE_URL": postgres_url,
+        "COUNTERSIGN_GRAPHS_CONFIG": str(ROOT / "langgraph.json"),
+        "COUNTERSIGN_RUN_IN_API": "true",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "service.cli", "migrate"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    server = start_server(tmp_path_factory.mktemp("browser"), env)
+    try:
+        server.cli("policy", "platform-admin", "--tenant", PLATFORM_TENANT, "--sub", PLATFORM_ADMIN)
+        settings = Settings(env="test", jwt_secret=TEST_SECRET)
+        root = mint_token(settings, tenant=PLATFORM_TENANT, subject=PLATFORM_ADMIN)
+        yield Stack(server, settings, {"Authorization": f"Bearer {root}"})
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM}: run `sh scripts/browser.sh` as root "
+            "(`make test` does) to install Debian's chromium package."
+        )
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Tenant:
+    """A fresh tenant with a tenant admin ``alice``; other members are granted through the API."""
+
+    id: str
+    stack: Stack
+    client: httpx.Client
+    contexts: list[BrowserContext] = field(default_factory=list)
+
+    def token(self, subject: str) -> str:
+        return self.stack.token(self.id, subject)
+
+    def headers(self, subject: str = "alice") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(subject)}"}
+
+    def api(self, method: str, path: str, subject: str = "alice", **kwargs: Any) -> httpx.Response:
+        return self.client.request(method, path, headers=self.headers(subject), **kwargs)
+
+    def member(self, subject: str, *roles: str) -> str:
+        """Gives ``subject`` the roles (as alice, the tenant admin) and returns its token."""
+        for role in roles:
+            done = self.api("POST", f"/policies/members/{subject}/roles", json={"role": role})
+            assert done.status_code == 200, done.text
+        return self.token(subject)
+
+    def refund(self, **overrides: Any) -> dict[str, Any]:
+        """Starts the demo refund agent as alice, waits for its interrupt, returns the inbox item."""
+        thread = self.api("POST", "/threads", json={"metadata": {"case": uuid.uuid4().hex}})
+        assert thread.status_code == 200, thread.text
+        tid = thread.json()["thread_id"]
+        run = self.api(
+            "POST",
+            f"/threads/{tid}/runs/wait",
+            json={"assistant_id": "refund_agent", "input": {"request": {**REFUND, **overrides}}},
+        )
+        assert run.status_code == 200, run.text
+        items = self.api("GET", "/inbox", params={"limit": 1000}).json()["items"]
+        (item,) = [i for i in items if i["thread_id"] == tid]
+        return dict(item)
+
+    def item(self, item_id: str) -> dict[str, Any]:
+        found = self.api("GET", f"/inbox/{item_id}")
+        assert found.status_code == 200, found.text
+        return dict(found.json())
+
+    def finished(self, thread_id: str, timeout: float = 15.0) -> dict[str, Any]:
+        """The thread once its resume run has finished (idle, with an outcome)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            thread = self.api("GET", f"/threads/{thread_id}").json()
+            if thread["status"] == "idle" and thread["values"].get("outcome"):
+                return dict(thread)
+            assert time.monotonic() < deadline, f"thread not finished: {json.dumps(thread)}"
+            time.sleep(0.1)
+
+    def page(self, subject: str, browser: Browser, path: str = "") -> Page:
+        """A new browser context signed in as ``subject`` through the ``#token=`` fragment."""
+        context = browser.new_context(base_url=self.stack.url)
+        context.set_default_timeout(TIMEOUT_MS)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.goto(f"/ui/{path}#token={self.token(subject)}")
+        return page
+
+
+@pytest.fixture
+def make_tenant(stack: Stack) -> Iterator[Callable[[], Tenant]]:
+    made: list[Tenant] = []
+
+    def make() -> Tenant:
+        tenant_id = f"ui-{uuid.uuid4().hex[:10]}"
+        created = httpx.post(
+            f"{stack.url}/platform/tenants",
+            json={"tenant_id": tenant_id, "admins": ["alice"]},
+            headers=stack.root_headers,
+        )
+        assert created.status_code == 201, created.text
+        tenant = Tenant(tenant_id, stack, httpx.Client(base_url=stack.url, timeout=30))
+        made.append(tenant)
+        return tenant
+
+    yield make
+    for tenant in made:
+        for context in tenant.contexts:
+            context.close()
+        tenant.client.close()
+
+
+@pytest.fixture
+def tenant(make_tenant: Callable[[], Tenant]) -> Tenant:
+    return make_tenant()
