@@ -181,36 +181,54 @@ export interface DryRunQuery {
   rules?: string[][];
 }
 
+const ROLE_PREFIX = /^role:/;
+
+/** The policy API names roles `role:<name>`; its edit routes take the bare name. */
+function bareRoles(view: PolicyView): PolicyView {
+  const bare = (name: string) => name.replace(ROLE_PREFIX, "");
+  return {
+    ...view,
+    roles: Object.fromEntries(
+      Object.entries(view.roles).map(([name, role]) => [bare(name), { ...role, inherits: role.inherits.map(bare) }]),
+    ),
+    members: Object.fromEntries(Object.entries(view.members).map(([user, roles]) => [user, roles.map(bare)])),
+  };
+}
+
+async function policyRequest(path: string, options: RequestOptions = {}): Promise<PolicyView> {
+  return bareRoles(await request<PolicyView>(path, options));
+}
+
 export const policies = {
-  view: () => request<PolicyView>("/policies"),
+  view: () => policyRequest("/policies"),
   export: () => request<PolicyExport>("/policies/export"),
   assignRole: (user: string, role: string, expectedVersion: number) =>
-    request<PolicyView>(`/policies/members/${enc(user)}/roles`, {
+    policyRequest(`/policies/members/${enc(user)}/roles`, {
       method: "POST",
       body: { role, expected_version: expectedVersion },
     }),
   revokeRole: (user: string, role: string, expectedVersion: number) =>
-    request<PolicyView>(`/policies/members/${enc(user)}/roles/${enc(role)}`, {
+    policyRequest(`/policies/members/${enc(user)}/roles/${enc(role)}`, {
       method: "DELETE",
       query: { expected_version: expectedVersion },
     }),
   grant: (role: string, object: string, action: string, scope: string, expectedVersion: number) =>
-    request<PolicyView>(`/policies/roles/${enc(role)}/permissions`, {
+    policyRequest(`/policies/roles/${enc(role)}/permissions`, {
       method: "POST",
       body: { object, action, scope, expected_version: expectedVersion },
     }),
   revoke: (role: string, object: string, action: string, scope: string, expectedVersion: number) =>
-    request<PolicyView>(`/policies/roles/${enc(role)}/permissions/remove`, {
+    policyRequest(`/policies/roles/${enc(role)}/permissions/remove`, {
       method: "POST",
       body: { object, action, scope, expected_version: expectedVersion },
     }),
   addParent: (role: string, parent: string, expectedVersion: number) =>
-    request<PolicyView>(`/policies/roles/${enc(role)}/parents`, {
+    policyRequest(`/policies/roles/${enc(role)}/parents`, {
       method: "POST",
       body: { parent, expected_version: expectedVersion },
     }),
   removeParent: (role: string, parent: string, expectedVersion: number) =>
-    request<PolicyView>(`/policies/roles/${enc(role)}/parents/${enc(parent)}`, {
+    policyRequest(`/policies/roles/${enc(role)}/parents/${enc(parent)}`, {
       method: "DELETE",
       query: { expected_version: expectedVersion },
     }),
@@ -219,7 +237,7 @@ export const policies = {
   whoCanDecide: (itemId: string) => request<WhoCanDecide>(`/policies/who-can-decide/${enc(itemId)}`),
   history: (limit = 50) => request<PolicyChange[]>("/policies/history", { query: { limit } }),
   rollback: (version: number, expectedVersion: number) =>
-    request<PolicyView>("/policies/rollback", {
+    policyRequest("/policies/rollback", {
       method: "POST",
       body: { version, expected_version: expectedVersion },
     }),

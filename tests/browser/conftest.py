@@ -129,7 +129,7 @@ class Tenant:
         return self.token(subject)
 
     def refund(self, **overrides: Any) -> dict[str, Any]:
-        """Starts the demo refund agent as alice, waits for its interrupt, returns the inbox item."""
+        """Runs the demo refund agent as alice up to its interrupt; returns the inbox item."""
         thread = self.api("POST", "/threads", json={"metadata": {"case": uuid.uuid4().hex}})
         assert thread.status_code == 200, thread.text
         tid = thread.json()["thread_id"]
