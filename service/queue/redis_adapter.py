@@ -25,11 +25,17 @@ Keys (``prefix`` defaults to ``countersign``; one prefix per deployment):
     (``max(replay_seconds, 3600)`` s) so the stream of a crashed run does not live forever.
     Event ids are the stream ids (``"1700000000000-0"``); clients send them back as
     ``Last-Event-ID``, and any API process can resume from them. ``finish`` appends an entry
-    named ``port.END_EVENT`` and sets the expiry to ``replay_seconds``. ``subscribe`` reads with
-    ``XREAD BLOCK`` (5 s blocks; an ``XREAD`` on ids already present returns at once, so the
-    same loop replays and then follows live), never yields the end marker and returns after
-    it. On a Redis error it retries with a short backoff from the last id it yielded: no
-    duplicates, no gaps (other than entries Redis itself lost). ``publish``/``finish`` are
+    named ``port.END_EVENT`` and sets the expiry to ``replay_seconds``. Reading is shared: in
+    one process, one *follower* task per stream key does the ``XREAD BLOCK`` (5 s blocks) and
+    hands each entry to every subscriber of that key, so 1,000 SSE clients of one tenant's
+    inbox cost one Redis connection, not 1,000. A subscriber registers with the follower
+    first, then catches up on its own with non-blocking ``XREAD`` from its position (replay of
+    ``Last-Event-ID`` / history), then takes the follower's entries, skipping ids it has
+    already yielded: no gap between the two, no duplicate. A subscriber that lags more than
+    ``INBOX_BACKLOG`` entries behind drops its buffer and catches up on its own again. The last
+    subscriber to leave cancels the follower. ``subscribe`` never yields the end marker and
+    returns after it. On a Redis error readers retry with a short backoff from their last id:
+    no duplicates, no gaps (other than entries Redis itself lost). ``publish``/``finish`` are
     bounded by ``op_timeout`` (1 s) and raise; the worker logs and goes on. ``has_stream`` is
     ``EXISTS``; when Redis cannot answer it logs and says False (the events are out of reach).
 
@@ -42,8 +48,9 @@ Keys (``prefix`` defaults to ``countersign``; one prefix per deployment):
     channel when it has been quiet so a half-open connection is noticed, and awaits every
     registered handler; a failing handler is logged and the others still run.
 
-Connections: every blocked ``XREAD`` (one per open SSE stream or ``/wait``) and every blocked
-``BLPOP`` holds a pool connection for up to one block. ``from_url`` therefore builds a pool
+Connections: every blocked ``XREAD`` (one per stream key followed in a process: per run being
+streamed or waited on, per tenant inbox being watched) and every blocked ``BLPOP`` holds a
+pool connection for up to one block. ``from_url`` therefore builds a pool
 with ``max_connections`` (default 1,000) and a socket timeout longer than a block; when the
 pool is exhausted, readers back off and retry, and ``ring`` gives up quietly. Its clients
 also retry a command twice on a fresh connection (``Redis.from_url`` alone never retries, so
@@ -60,6 +67,7 @@ import json
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Self
 
@@ -84,6 +92,7 @@ STREAM_MAXLEN = 10_000  # approximate cap of one run's stream
 LIVE_TTL_SECONDS = 3600.0  # at least this long while a run is still publishing
 BELL_DEPTH = 32  # most tokens the bell list keeps
 READ_COUNT = 500  # stream entries per XREAD
+INBOX_BACKLOG = 10 * READ_COUNT  # entries a subscriber may lag behind its follower
 RETRY_MIN, RETRY_MAX = 0.05, 1.0  # backoff of readers and of the control listener
 WAIT_ERROR_PAUSE = 1.0  # longest pause of Bell.wait after a Redis error
 LISTEN_POLL = 1.0  # control listener: seconds per get_message
@@ -169,6 +178,38 @@ def _entries(reply: object) -> Iterator[tuple[str, Mapping[Any, Any]]]:
 def _field(fields: Mapping[Any, Any], name: str) -> object:
     value = fields.get(name.encode())
     return fields.get(name) if value is None else value
+
+
+def _id_order(entry_id: str) -> tuple[int, int]:
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq or 0)
+
+
+class _Inbox:
+    """Entries a follower handed to one subscriber, not yet yielded."""
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[str, Mapping[Any, Any]]] = deque()
+        self.wake = asyncio.Event()
+        self.overflowed = False
+
+    def hand(self, batch: list[tuple[str, Mapping[Any, Any]]]) -> None:
+        if len(self.entries) + len(batch) > INBOX_BACKLOG:
+            # A slow consumer: drop what it holds; it reads on its own from its position.
+            self.entries.clear()
+            self.overflowed = True
+        else:
+            self.entries.extend(batch)
+        self.wake.set()
+
+
+class _Follower:
+    """One blocking reader of one stream key, shared by the subscribers of this process."""
+
+    def __init__(self) -> None:
+        self.inboxes: set[_Inbox] = set()
+        self.ready = asyncio.Event()  # set once its starting position is known
+        self.task: asyncio.Task[None]
 
 
 class _Complaints:
@@ -291,6 +332,7 @@ class RedisEventBus:
         self._owns_client = owns_client
         self._handlers: list[ControlHandler] = []
         self._listener: asyncio.Task[None] | None = None
+        self._followers: dict[str, _Follower] = {}
         self._subscribed = asyncio.Event()
         self._closed = False
         self._control_failures = _Complaints("sending a control message")
@@ -356,12 +398,88 @@ class RedisEventBus:
                 position = await self._last_id(key)
             except Exception as exc:
                 log.warning("redis: reading the end of %s failed: %r", key, exc)
+        failures = _Complaints(f"reading the events of run {run_id}")
+        while True:  # once, unless this subscriber fell too far behind its follower
+            inbox = _Inbox()
+            follower = self._join(key, inbox)
+            try:
+                await follower.ready.wait()
+                # Registered before this catch-up read: whatever it misses, the follower
+                # reads after the registration and hands over (duplicates skipped by id).
+                while True:
+                    batch = await self._read_now(key, position, failures)
+                    for entry_id, fields in batch:
+                        position = entry_id
+                        event = _text(_field(fields, "event"))
+                        if event == END_EVENT:
+                            return
+                        yield StreamEvent(entry_id, event, _bytes(_field(fields, "data")))
+                    if len(batch) < READ_COUNT:
+                        break
+                while not inbox.overflowed:
+                    if not inbox.entries:
+                        inbox.wake.clear()
+                        await inbox.wake.wait()
+                        continue
+                    entry_id, fields = inbox.entries.popleft()
+                    if _id_order(entry_id) <= _id_order(position):
+                        continue
+                    position = entry_id
+                    event = _text(_field(fields, "event"))
+                    if event == END_EVENT:
+                        return
+                    yield StreamEvent(entry_id, event, _bytes(_field(fields, "data")))
+            finally:
+                self._leave(key, follower, inbox)
+
+    async def _read_now(
+        self, key: str, position: str, failures: _Complaints
+    ) -> list[tuple[str, Mapping[Any, Any]]]:
+        """Entries after ``position`` that are there now (no block); retried until Redis answers."""
+        delay = RETRY_MIN
+        while True:
+            try:
+                async with asyncio.timeout(self._op_timeout):
+                    reply = await self._client.xread({key: position}, count=READ_COUNT)
+                return list(_entries(reply))
+            except Exception as exc:
+                failures.failed(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+
+    def _join(self, key: str, inbox: _Inbox) -> _Follower:
+        follower = self._followers.get(key)
+        if follower is None or follower.task.done():
+            follower = _Follower()
+            follower.task = asyncio.create_task(self._follow(key, follower), name=f"follow {key}")
+            self._followers[key] = follower
+        follower.inboxes.add(inbox)
+        return follower
+
+    def _leave(self, key: str, follower: _Follower, inbox: _Inbox) -> None:
+        follower.inboxes.discard(inbox)
+        if not follower.inboxes:
+            # Cancelling disconnects the blocked XREAD's connection: nothing is left behind.
+            follower.task.cancel()
+            if self._followers.get(key) is follower:
+                del self._followers[key]
+
+    async def _follow(self, key: str, follower: _Follower) -> None:
+        """The one blocking XREAD of ``key`` in this process; hands every entry to each inbox."""
+        delay = RETRY_MIN
+        failures = _Complaints(f"following {key}")
+        while True:
+            try:
+                position = await self._last_id(key)
+                break
+            except Exception as exc:
+                failures.failed(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+        follower.ready.set()
         block_ms = max(1, int(self._block * 1000))
         delay = RETRY_MIN
-        failures = _Complaints(f"reading the events of run {run_id}")
         while True:
-            # No connection is held between reads: a consumer that stops iterating (or is
-            # cancelled, which disconnects the blocked connection) leaves nothing behind.
             try:
                 async with asyncio.timeout(self._block + self._op_timeout):
                     reply = await self._client.xread(
@@ -373,12 +491,14 @@ class RedisEventBus:
                 delay = min(delay * 2, RETRY_MAX)
                 continue
             delay = RETRY_MIN
-            for entry_id, fields in _entries(reply):
-                position = entry_id
-                event = _text(_field(fields, "event"))
-                if event == END_EVENT:
-                    return
-                yield StreamEvent(entry_id, event, _bytes(_field(fields, "data")))
+            batch = list(_entries(reply))
+            if not batch:
+                continue
+            position = batch[-1][0]
+            for inbox in list(follower.inboxes):
+                inbox.hand(batch)
+            if any(_text(_field(fields, "event")) == END_EVENT for _, fields in batch):
+                return
 
     # ---- control --------------------------------------------------------------------
 
@@ -485,5 +605,9 @@ class RedisEventBus:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+        followers, self._followers = list(self._followers.values()), {}
+        for follower in followers:
+            follower.task.cancel()
+        await asyncio.gather(*(f.task for f in followers), return_exceptions=True)
         if self._owns_client:
             await self._client.aclose()

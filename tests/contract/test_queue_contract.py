@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
@@ -22,6 +23,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from service.queue import redis_adapter
 from service.queue.port import END_EVENT, Bell, EventBus, StreamEvent
 from service.queue.redis_adapter import RedisBell, RedisEventBus
 from tests.contract.conftest import QueueKit, RedisKit
@@ -226,6 +228,41 @@ async def test_two_subscribers_both_get_everything(kit: QueueKit) -> None:
         assert as_tuples(await follower.ended()) == early + late
 
 
+async def test_subscribers_joining_while_events_flow_get_exactly_their_tail(
+    kit: QueueKit,
+) -> None:
+    """Many subscribers of one stream, joining at random moments from random positions
+    while events are published: each gets every event after its position once, in order."""
+    worker, api = kit.bus(), kit.peer_bus()
+    run = new_run()
+    rng = random.Random(7)
+    sent: list[tuple[str, str, bytes]] = []
+    followers: list[tuple[int, Follower]] = []  # (index of the first event it must get, ...)
+
+    async def publish() -> None:
+        for i in range(120):
+            event_id = await worker.publish(run, "values", payload(i))
+            sent.append((event_id, "values", payload(i)))
+            await asyncio.sleep(rng.choice((0, 0, 0.001, 0.005)))
+
+    publisher = asyncio.create_task(publish())
+    try:
+        while not publisher.done():
+            known = len(sent)
+            start = rng.randrange(known + 1)
+            last_id = sent[start - 1][0] if start else None
+            followers.append((start, Follower(api, run, last_id)))
+            await asyncio.sleep(rng.choice((0, 0.002, 0.01)))
+        await publisher
+        await worker.finish(run)
+        for start, follower in followers:
+            assert as_tuples(await follower.ended(timeout=10.0)) == sent[start:]
+    finally:
+        for _, follower in followers:
+            await follower.stop()
+    assert len(followers) > 10
+
+
 async def test_streams_of_different_runs_are_separate(kit: QueueKit) -> None:
     bus = kit.bus()
     run_a, run_b = new_run(), new_run()
@@ -325,7 +362,9 @@ async def blocked_reads(admin: aioredis.Redis, name: str) -> int:
     return sum(
         1
         for client in await admin.client_list(_type="normal")
-        if client.get("name") == name and client.get("cmd") == "xread"
+        if client.get("name") == name
+        and client.get("cmd") == "xread"
+        and "b" in str(client.get("flags", ""))  # blocked now, not just last used for XREAD
     )
 
 
@@ -463,6 +502,42 @@ async def test_a_cancelled_subscriber_releases_its_connection(
     while await blocked_reads(admin, redis_kit.client_name) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert await blocked_reads(admin, redis_kit.client_name) == 0
+
+
+async def test_subscribers_of_one_stream_share_one_blocked_read(
+    redis_kit: RedisKit, admin: aioredis.Redis
+) -> None:
+    bus, worker = redis_kit.bus(), redis_kit.peer_bus()
+    run = new_run()
+    followers = [Follower(bus, run) for _ in range(25)]
+    try:
+        await asyncio.sleep(0.3)
+        assert await blocked_reads(admin, redis_kit.client_name) == 1
+        sent = await publish_many(worker, run, 3)
+        await worker.finish(run)
+        for follower in followers:
+            assert as_tuples(await follower.ended()) == sent
+    finally:
+        for follower in followers:
+            await follower.stop()
+
+
+async def test_a_subscriber_that_falls_behind_still_gets_everything(
+    redis_kit: RedisKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_adapter, "INBOX_BACKLOG", 4)
+    bus, worker = redis_kit.bus(), redis_kit.peer_bus()
+    run = new_run()
+    stream = cast(AsyncGenerator[StreamEvent, None], bus.subscribe(run))
+    try:
+        early = await publish_many(worker, run, 1)
+        first = await anext(stream)  # registered with the follower, then suspended
+        late = await publish_many(worker, run, 30)  # far more than its backlog allows
+        await worker.finish(run)
+        rest = [item async for item in stream]
+    finally:
+        await stream.aclose()
+    assert as_tuples([first, *rest]) == early + late
 
 
 async def test_streams_are_capped_and_expire(redis_url: str, admin: aioredis.Redis) -> None:
