@@ -80,18 +80,15 @@ class Reach:
 
 async def reach(rt: Runtime, principal: Principal, store: Store | None = None) -> Reach:
     """The caller's inbox permissions, from the cached policy and the tenant's settings
-    (read in ``store``'s transaction when given, so a list costs one transaction)."""
+    (read at most a second ago; in ``store``'s transaction when given, so a list costs one
+    transaction)."""
     await rt.authz.require(principal, "inbox", "read")
     scope = await rt.authz.scope(principal, "threads", "read")
     if scope is None:
         raise Forbidden("Not allowed to read threads.")
     any_types, own_types = await rt.authz.decidable_types(principal, "decide")
     edit_any, edit_own = await rt.authz.decidable_types(principal, "edit")
-    if store is None:
-        async with rt.transaction(readonly=True) as uow:
-            settings = await interrupt_index.tenant_settings(uow.store, principal.tenant_id)
-    else:
-        settings = await interrupt_index.tenant_settings(store, principal.tenant_id)
+    settings = await interrupt_index.recent_tenant_settings(rt, principal.tenant_id, store)
     return Reach(
         subject=principal.subject,
         read_own_only=scope == "own",
@@ -427,4 +424,5 @@ async def update_settings(
             principal.tenant_id,
             detail={"before": before.model_dump(mode="json"), "after": tenant.settings},
         )
+    rt.recent_settings.pop(principal.tenant_id, None)
     return after

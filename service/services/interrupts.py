@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,6 +52,34 @@ async def announce(uow: UnitOfWork, row: Interrupt, event: str, *, owner: str) -
 async def tenant_settings(store: Store, tenant_id: str) -> TenantSettings:
     tenant = await store.tenants.get(tenant_id)
     return TenantSettings.model_validate(tenant.settings if tenant else {})
+
+
+SETTINGS_REUSE_SECONDS = 1.0
+
+
+async def recent_tenant_settings(
+    rt: Runtime, tenant_id: str, store: Store | None = None
+) -> TenantSettings:
+    """The tenant's settings as this process read them at most a second ago.
+
+    For read paths only (inbox lists, counts, items, live events): a settings change reaches
+    them within a second, as a policy change does. Decisions read the settings in their own
+    transaction (``decide``), so four-eyes is never enforced from a stale copy. Read in
+    ``store``'s transaction when given.
+    """
+    now = time.monotonic()
+    seen = rt.recent_settings.get(tenant_id)
+    if seen is not None and now - seen[0] < SETTINGS_REUSE_SECONDS:
+        return seen[1]
+    if store is None:
+        async with rt.transaction(readonly=True) as uow:
+            settings = await tenant_settings(uow.store, tenant_id)
+    else:
+        settings = await tenant_settings(store, tenant_id)
+    if len(rt.recent_settings) >= 10_000:
+        rt.recent_settings.clear()
+    rt.recent_settings[tenant_id] = (now, settings)
+    return settings
 
 
 async def sync(

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from service.authz.guard import Authorizer
+from service.domain.tenants import TenantSettings
 from service.engine.executor import GraphEngine
 from service.queue.port import Bell, EventBus, PendingJobs
 from service.store.store import Store, StoreFactory
@@ -40,6 +41,8 @@ class Runtime:
     authz: Authorizer
     limits: Limits = field(default_factory=Limits)
     known_tenants: set[str] = field(default_factory=set)
+    # tenant -> (monotonic time read, settings): read paths reuse them for a second
+    recent_settings: dict[str, tuple[float, TenantSettings]] = field(default_factory=dict)
     probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
     async def readiness(self) -> dict[str, bool]:
