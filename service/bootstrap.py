@@ -59,6 +59,15 @@ async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtim
         max_overflow=settings.db_max_overflow,
         application_name=f"countersign-{role}",
     )
+    # The policy loader has a pool of its own: an authorization check made inside a
+    # transaction may have to load the tenant's policy, and with one shared pool, requests
+    # holding every connection while waiting for that load would wait for each other.
+    policy_engine = create_engine(
+        settings.sqlalchemy_url,
+        pool_size=2,
+        max_overflow=2,
+        application_name=f"countersign-{role}-policy",
+    )
     try:
         if settings.embedded:
             await migrations.upgrade(engine)
@@ -78,7 +87,7 @@ async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtim
                 bell=bell,
                 bus=bus,
                 authz=Authorizer(
-                    policy_loader(stores),
+                    policy_loader(StoreFactory(policy_engine)),
                     cache_size=settings.authz_cache_size,
                     roles_from_token=settings.authz_roles_from_token,
                     observe=AUTHZ_LATENCY.observe,
@@ -93,6 +102,7 @@ async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtim
                 probes={"database": stores.ping, **probes},
             )
     finally:
+        await policy_engine.dispose()
         await engine.dispose()
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from service.domain.principal import Principal
 from tests.api.helpers import REFUND_INPUT, new_thread, ok, run_to_interrupt
 from tests.fixtures.app import Api
 
@@ -323,3 +325,33 @@ async def test_tokens_roles_are_ignored_by_default(api: Api, tenant: str) -> Non
             json={"assistant_id": "refund_agent", "input": REFUND_INPUT},
         )
         assert started.status_code == 404  # cannot even see the thread
+
+
+async def test_a_policy_load_never_waits_for_the_request_pool(api: Api, tenant: str) -> None:
+    """Checks made inside transactions may have to load a policy (another process changed
+    it); with every request connection held, that load must still go through."""
+    rt = api.runtime
+    async with api.client(tenant):
+        pass
+    principal = Principal(tenant_id=tenant, subject="alice")
+    size = api.settings.db_pool_size + api.settings.db_max_overflow
+    holding, release = asyncio.Event(), asyncio.Event()
+    held = 0
+
+    async def hold() -> None:
+        nonlocal held
+        async with rt.transaction(readonly=True) as uow:
+            await uow.store.session.execute(text("SELECT 1"))
+            held += 1
+            if held == size:
+                holding.set()
+            await release.wait()
+
+    holders = [asyncio.create_task(hold()) for _ in range(size)]
+    try:
+        await asyncio.wait_for(holding.wait(), 10)
+        rt.authz.invalidate(tenant)
+        await asyncio.wait_for(rt.authz.require(principal, "inbox", "read"), 5)
+    finally:
+        release.set()
+        await asyncio.gather(*holders)
