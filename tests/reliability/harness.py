@@ -719,7 +719,11 @@ class Cluster:
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=timeout,
             trust_env=False,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            # idle connections expire before uvicorn's 5 s keep-alive does: a request never
+            # goes out on a connection the server is closing at that moment (ReadError)
+            limits=httpx.Limits(
+                max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0
+            ),
         )
 
 

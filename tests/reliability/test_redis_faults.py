@@ -24,6 +24,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.reliability.harness import (
@@ -182,18 +183,26 @@ async def test_r20_queue_depth_gauge_tracks_postgres(cluster: Cluster, driver: D
             await asyncio.sleep(1.0)
 
     async def load(seconds: float, rate: float) -> None:
-        thread_ids = [await driver.create_thread(api=i) for i in range(12)]
+        # 6 threads of 0.8 s runs drain at most 7.5 runs/s (one running run per thread);
+        # runs start at ``rate`` whatever the API's latency, so a queue builds on any machine
+        thread_ids = [await driver.create_thread(api=i) for i in range(6)]
         deadline = time.monotonic() + seconds
+        started: list[asyncio.Task[httpx.Response]] = []
         n = 0
         while time.monotonic() < deadline:
-            await driver.start_run(
-                thread_ids[n % len(thread_ids)],
-                "slow_steps",
-                {"steps": 1, "seconds": 0.8, "ticks": 0},
-                api=n,
+            started.append(
+                asyncio.create_task(
+                    driver.start_run(
+                        thread_ids[n % len(thread_ids)],
+                        "slow_steps",
+                        {"steps": 1, "seconds": 0.8, "ticks": 0},
+                        api=n,
+                    )
+                )
             )
             n += 1
             await asyncio.sleep(1.0 / rate)
+        await asyncio.gather(*started)
 
     tasks = [asyncio.create_task(poll_sql()), asyncio.create_task(scrape())]
     try:
