@@ -87,8 +87,12 @@ class RunRepository(Repository):
             .order_by(Run.available_at, Run.created_at)
             .limit(1)
         )
+        started: Any = now
         if self.postgres:
             candidate = candidate.with_for_update(skip_locked=True)
+            # the time the claim ran, not the time the worker asked: a run claimed right after
+            # the thread's previous run committed never appears to overlap it
+            started = func.clock_timestamp()
         stmt = (
             update(Run)
             .where(Run.run_id == candidate.scalar_subquery(), Run.status == RunStatus.pending.value)
@@ -98,8 +102,8 @@ class RunRepository(Repository):
                 fence=Run.fence + 1,
                 lease_owner=worker_id,
                 lease_expires_at=now + timedelta(seconds=lease_ttl),
-                started_at=now,
-                updated_at=now,
+                started_at=started,
+                updated_at=started,
             )
             .returning(Run)
             .execution_options(synchronize_session=False)
