@@ -27,6 +27,17 @@ function matches(item: InboxItem, filters: Filters): boolean {
   return !filters.decidable || item.can_decide;
 }
 
+/** One page of the inbox for ``filters``, after ``cursor`` when given. */
+function fetchPage(filters: Filters, cursor?: string) {
+  return inbox.list({
+    type: filters.type || undefined,
+    decidable: filters.decidable,
+    order: filters.order,
+    limit: PAGE,
+    ...(cursor ? { cursor } : {}),
+  });
+}
+
 function actionOf(item: InboxItem): string | null {
   const value = Array.isArray(item.value) ? item.value[0] : item.value;
   if (item.agent_inbox && value && typeof value === "object" && !Array.isArray(value)) {
@@ -74,15 +85,9 @@ export function Inbox({ flash, onDismissFlash }: { flash: string | null; onDismi
   /** (Re)loads the first page for the current filters; stale answers are dropped. */
   const reload = useCallback(async () => {
     const mine = ++generation.current;
-    const f = filtersRef.current;
     setLoading(true);
     try {
-      const page = await inbox.list({
-        type: f.type || undefined,
-        decidable: f.decidable,
-        order: f.order,
-        limit: PAGE,
-      });
+      const page = await fetchPage(filtersRef.current);
       if (mine !== generation.current) return;
       const at = Date.now();
       setRows(page.items.map((item) => ({ item, fetchedAt: at })));
@@ -99,16 +104,9 @@ export function Inbox({ flash, onDismissFlash }: { flash: string | null; onDismi
   const loadMore = async () => {
     if (!cursor) return;
     const mine = generation.current;
-    const f = filtersRef.current;
     setLoading(true);
     try {
-      const page = await inbox.list({
-        type: f.type || undefined,
-        decidable: f.decidable,
-        order: f.order,
-        limit: PAGE,
-        cursor,
-      });
+      const page = await fetchPage(filtersRef.current, cursor);
       if (mine !== generation.current) return;
       const at = Date.now();
       setRows((old) => {
