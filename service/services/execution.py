@@ -66,6 +66,10 @@ class WorkerStats:
     failed_attempt_cap: int = 0
 
 
+class _LateRollback(Exception):  # a signal inside the worker, never raised out of it
+    """Finalize found a rollback requested after the graph ended: undo, then record."""
+
+
 @dataclass
 class _Active:
     run: Run
@@ -293,6 +297,12 @@ class RunWorker:
                 if run.temporary:
                     pending = [{"id": i.interrupt_id, "value": i.value} for i in result.interrupts]
                     output = wait_output(result.values, pending)
+                if not rollback and (
+                    await uow.store.runs.cancel_requested(run.run_id) == CancelAction.rollback.value
+                ):
+                    # a rollback committed while the graph was finishing: the run was
+                    # still in flight when the newer run arrived, so it goes all the same
+                    raise _LateRollback()
                 if not await uow.store.runs.finish(
                     lease, status=result.status, error=result.error, now=now, output=output
                 ):
@@ -323,6 +333,13 @@ class RunWorker:
                     )
                     if queued:
                         uow.jobs.ring()
+        except _LateRollback:
+            await self.rt.engine.rollback(run.thread_id, run.run_id)
+            current = await self.rt.engine.current(
+                run.thread_id, run.graph_id, RunStatus.interrupted
+            )
+            await self._finalize(run, lease, current, rollback=True)
+            return
         except FencedWrite:
             self.stats.fenced_writes_rejected += 1
             FENCED_WRITES.labels("finalize").inc()

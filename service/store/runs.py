@@ -40,6 +40,11 @@ class RunRepository(Repository):
         """Worker-side read: the worker acts for whichever tenant owns the run it claimed."""
         return await self.session.get(Run, run_id)
 
+    async def cancel_requested(self, run_id: str) -> str | None:
+        """The cancel action asked of a run (``interrupt``/``rollback``), if any."""
+        stmt = select(Run.cancel_requested).where(Run.run_id == run_id)
+        return (await self.session.scalars(stmt)).one_or_none()
+
     async def list_for_thread(
         self,
         thread_id: str,

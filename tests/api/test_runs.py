@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -525,6 +526,51 @@ class TestRollback:
             assert {h["metadata"].get("run_id") for h in history} == {second["run_id"]}
             thread = await ok(await client.get(f"/threads/{tid}"))
             assert thread["values"]["done"] == [1]  # nothing of the first run remains
+
+    async def test_a_run_whose_graph_ended_as_the_rollback_came_is_still_rolled_back(
+        self, api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The rollback commits after the graph's last step but before its end is recorded.
+
+        The ledger still showed the run in flight when the newer run arrived, so it goes
+        (a run that had already ended would stay, as in LangGraph Server).
+        """
+        worker = api.app.state.worker
+        finishing, proceed = asyncio.Event(), asyncio.Event()
+        record_end = worker._finalize
+
+        async def paused(run: Any, lease: Any, result: Any, *, rollback: bool = False) -> None:
+            if run.thread_id.endswith(tid) and not rollback:
+                finishing.set()
+                await proceed.wait()
+            await record_end(run, lease, result, rollback=rollback)
+
+        monkeypatch.setattr(worker, "_finalize", paused)
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            body = {"assistant_id": "slow", "input": {"steps": 2, "seconds": 0}}
+            first = await ok(await client.post(f"/threads/{tid}/runs", json=body), 202)
+            await asyncio.wait_for(finishing.wait(), timeout=30)
+            second = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={
+                        "assistant_id": "slow",
+                        "input": {"steps": 1, "seconds": 0},
+                        "multitask_strategy": "rollback",
+                    },
+                ),
+                202,
+            )
+            proceed.set()
+            await wait_for_status(client, tid, second["run_id"], {"success"})
+            assert (await client.get(f"/threads/{tid}/runs/{first['run_id']}")).status_code == 404
+            runs = await ok(await client.get(f"/threads/{tid}/runs"))
+            assert [r["run_id"] for r in runs] == [second["run_id"]]
+            history = await ok(await client.post(f"/threads/{tid}/history", json={"limit": 100}))
+            assert {h["metadata"].get("run_id") for h in history} == {second["run_id"]}
+            thread = await ok(await client.get(f"/threads/{tid}"))
+            assert thread["values"]["done"] == [1]
 
 
 async def test_stream_past_the_replay_window_sends_a_snapshot(api: Api, tenant: str) -> None:

@@ -105,6 +105,7 @@ async def _first_run_working(driver: Driver, thread_id: str) -> str:
 
 
 QUICK = {"steps": 2, "seconds": 0.05, "ticks": 0}
+SECOND_LONG = {"steps": 2, "seconds": 0.5, "ticks": 0}
 
 
 async def _r9_reject(cluster: Cluster, driver: Driver) -> None:
@@ -170,7 +171,9 @@ async def _r9_interrupt(cluster: Cluster, driver: Driver) -> None:
 async def _r9_rollback(cluster: Cluster, driver: Driver) -> None:
     thread_id = await driver.create_thread()
     first = await _first_run_working(driver, thread_id)
-    replies = await _burst(driver, thread_id, "rollback", QUICK, CONCURRENT - 1)
+    # runs of 1 s: each is still in flight when the next request comes, so only the
+    # last survives (one that ended before the next request would rightly stay)
+    replies = await _burst(driver, thread_id, "rollback", SECOND_LONG, CONCURRENT - 1)
     codes = Counter(r.status_code for r in replies)
     await driver.wait_for("rollback runs done", lambda: _settled(cluster, thread_id), timeout=60)
     runs = await _runs_of(cluster, thread_id)
