@@ -65,8 +65,12 @@ function describeDetail(detail: unknown): string {
   return detail === undefined ? "" : JSON.stringify(detail);
 }
 
-/** Turns a failed response into an ApiError (reads the JSON body when there is one). */
-export async function errorFromResponse(response: Response): Promise<ApiError> {
+/**
+ * Turns a failed response into an ApiError (reads the JSON body when there is one).
+ * `sentToken` is the token the request carried: a 401 signs the user out only when it refused
+ * the token still in use, not a request sent before a sign-out or under an earlier token.
+ */
+export async function errorFromResponse(response: Response, sentToken: string | null): Promise<ApiError> {
   let code = `http_${response.status}`;
   let detail = response.statusText || `HTTP ${response.status}`;
   try {
@@ -81,7 +85,7 @@ export async function errorFromResponse(response: Response): Promise<ApiError> {
     // not JSON: keep the status text
   }
   const error = new ApiError(response.status, code, detail);
-  if (response.status === 401) onUnauthorized?.(error);
+  if (response.status === 401 && sentToken !== null && sentToken === token) onUnauthorized?.(error);
   return error;
 }
 
@@ -112,6 +116,7 @@ function withQuery(path: string, query: Record<string, QueryValue> | undefined):
 }
 
 export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const sentToken = token;
   const headers: Record<string, string> = {
     Accept: "application/json",
     ...authHeaders(),
@@ -130,7 +135,7 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
     if (error instanceof DOMException && error.name === "AbortError") throw error;
     throw new ApiError(0, "network_error", "Cannot reach the Countersign API. Is the server running?");
   }
-  if (!response.ok) throw await errorFromResponse(response);
+  if (!response.ok) throw await errorFromResponse(response, sentToken);
   if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }

@@ -1,7 +1,7 @@
 // Server-sent events over fetch: EventSource cannot send an Authorization header, so the UI
 // reads the stream itself, parses events, and reconnects with Last-Event-ID after a drop.
 
-import { ApiError, authHeaders, errorFromResponse } from "./api";
+import { ApiError, authHeaders, errorFromResponse, getToken } from "./api";
 
 export interface SseEvent {
   id: string | null;
@@ -88,11 +88,12 @@ export function followStream(options: StreamOptions): () => void {
     options.onState("connecting");
     while (!signal.aborted) {
       try {
+        const sentToken = getToken();
         const headers: Record<string, string> = { Accept: "text/event-stream", ...authHeaders() };
         if (lastEventId) headers["Last-Event-ID"] = lastEventId;
         const response = await fetch(options.path, { headers, signal, cache: "no-store" });
         if (!response.ok) {
-          const error = await errorFromResponse(response);
+          const error = await errorFromResponse(response, sentToken);
           if (response.status >= 400 && response.status < 500 && response.status !== 429) {
             options.onState("stopped", error);
             return;

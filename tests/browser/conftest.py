@@ -9,9 +9,6 @@ UI build is missing, the tests fail and say so — they never skip.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,7 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from service.auth.jwt import mint_token
 from service.settings import Settings
 from tests.fixtures.app import ROOT, TEST_SECRET
-from tests.fixtures.live import LiveServer, start_server, stop_server
+from tests.fixtures.live import LiveServer, server_env, start_server, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -59,19 +56,8 @@ def stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             f"The web UI is not built ({UI_INDEX} is missing): run `make install` "
             "(or `cd frontend && npm ci && npm run build`)."
         )
-    env = {
-        "COUNTERSIGN_JWT_SECRET": TEST_SECRET,
-        "COUNTERSIGN_ENV": "test",
-        "COUNTERSIGN_DATABASE_URL": postgres_url,
-        "COUNTERSIGN_GRAPHS_CONFIG": str(ROOT / "langgraph.json"),
-        "COUNTERSIGN_RUN_IN_API": "true",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "service.cli", "migrate"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
+    env = server_env(
+        ROOT / "langgraph.json", secret=TEST_SECRET, run_in_api=True, database_url=postgres_url
     )
     server = start_server(tmp_path_factory.mktemp("browser"), env)
     try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,7 +10,7 @@ import httpx
 import pytest
 
 from tests.fixtures.app import ROOT, TEST_SECRET
-from tests.fixtures.live import LiveServer, start_server, stop_server
+from tests.fixtures.live import LiveServer, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 
@@ -21,21 +19,11 @@ pytestmark = pytest.mark.e2e
 def two_apis(
     postgres_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LiveServer, LiveServer]]:
-    env = {
-        "COUNTERSIGN_JWT_SECRET": TEST_SECRET,
-        "COUNTERSIGN_ENV": "test",
-        "COUNTERSIGN_DATABASE_URL": postgres_url,
-        "COUNTERSIGN_GRAPHS_CONFIG": str(ROOT / "tests" / "graphs" / "langgraph.json"),
-        "COUNTERSIGN_RUN_IN_API": "false",
-    }
-    import os
-
-    subprocess.run(
-        [sys.executable, "-m", "service.cli", "migrate"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
+    env = server_env(
+        ROOT / "tests" / "graphs" / "langgraph.json",
+        secret=TEST_SECRET,
+        run_in_api=False,
+        database_url=postgres_url,
     )
     tmp = tmp_path_factory.mktemp("two-apis")
     first = start_server(tmp / "one", env, command=("api",))

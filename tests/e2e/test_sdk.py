@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +13,7 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from tests.fixtures.app import ROOT, TEST_SECRET
-from tests.fixtures.live import LiveServer, running
+from tests.fixtures.live import LiveServer, running, server_env
 
 pytestmark = pytest.mark.e2e
 RUN = uuid.uuid4().hex[:8]
@@ -28,22 +25,14 @@ REQUEST = {"request": {"order_id": "E-1", "amount": 80, "customer": "Grace", "re
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    env = {
-        "COUNTERSIGN_JWT_SECRET": TEST_SECRET,
-        "COUNTERSIGN_ENV": "test",
-        "COUNTERSIGN_GRAPHS_CONFIG": str(ROOT / "tests" / "graphs" / "langgraph.json"),
-        "COUNTERSIGN_RUN_IN_API": "true",
-    }
+    database_url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+    env = server_env(
+        ROOT / "tests" / "graphs" / "langgraph.json",
+        secret=TEST_SECRET,
+        run_in_api=True,
+        database_url=database_url,
+    )
     tmp = tmp_path_factory.mktemp(f"live-{request.param}")
-    if request.param == "postgres":
-        env["COUNTERSIGN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
-        subprocess.run(
-            [sys.executable, "-m", "service.cli", "migrate"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-        )
     yield from running(tmp, env)
 
 
