@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from service.api.deps import AppState
 from service.api.errors import add_exception_handlers
 from service.api.middleware import EdgeMiddleware
-from service.api.router import build_router
+from service.api.router import include_routes
 from service.auth.jwt import TokenVerifier
 from service.bootstrap import build_worker, open_runtime
 from service.observability import settle_heap
@@ -76,6 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     add_exception_handlers(app)
-    app.include_router(build_router(settings.ui_dir or ui_dist()))
+    include_routes(app, settings.ui_dir or ui_dist())
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -61,6 +61,10 @@ JWKS_CACHE_SECONDS = 300.0
 JWKS_MIN_REFETCH_SECONDS = 30.0
 JWKS_TIMEOUT_SECONDS = 5.0
 JWKS_MAX_BYTES = 256 * 1024
+# A token that verified is trusted again for this long without its signature being checked
+# (never past its ``exp``); shorter than the JWKS cache, so no key outlives its set by it.
+VERIFIED_REUSE_SECONDS = 60.0
+VERIFIED_MAX_ENTRIES = 4096
 
 
 def _reject(reason: str, detail: str = _INVALID) -> NotAuthenticated:
@@ -239,8 +243,27 @@ class TokenVerifier:
 
         self._client: httpx.AsyncClient | None = None
         self._clock: Callable[[], float] = time.monotonic
+        # token -> (principal, its exp, when it verified); the same token comes with every
+        # request of a session, and checking a signature is a tenth of a small request's CPU
+        self._verified: dict[str, tuple[Principal, float, float]] = {}
 
     async def verify(self, token: str) -> Principal:
+        seen = self._verified.get(token) if isinstance(token, str) else None
+        if seen is not None:
+            principal, exp, verified_at = seen
+            if time.time() > exp + self._leeway:
+                del self._verified[token]
+                raise _reject("expired", _EXPIRED)
+            if self._clock() - verified_at < VERIFIED_REUSE_SECONDS:
+                return principal
+            del self._verified[token]
+        principal, exp = await self._verify(token)
+        if len(self._verified) >= VERIFIED_MAX_ENTRIES:
+            self._verified.clear()
+        self._verified[token] = (principal, exp, self._clock())
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         if not isinstance(token, str) or not token:
             raise _reject("no token", _MISSING)
         if len(token) > self._max_token_bytes:
@@ -280,7 +303,7 @@ class TokenVerifier:
             algorithms, audience, issuer = state.algorithms, state.audience, state.issuer
 
         claims = self._decode(token, key, algorithms, audience, issuer)
-        return self._principal(claims)
+        return self._principal(claims), float(claims["exp"])
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

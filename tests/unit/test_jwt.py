@@ -358,6 +358,44 @@ async def test_expired_detail_only_for_valid_signature(verifier: TokenVerifier) 
     assert (await assert_rejected(verifier, forged)).detail == "Invalid token."
 
 
+async def test_a_verified_token_is_reused_until_it_expires(
+    verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = hs(iat=_now() - 60, nbf=_now() - 60, exp=_now() + 60)
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) == first
+    # past exp + leeway (30 s) the reused token is refused as any expired token is
+    later = time.time() + 91
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert (await assert_rejected(verifier, token)).detail == "Token expired."
+
+
+async def test_a_reused_token_is_verified_again_after_a_minute(
+    verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = 0
+    full_check = verifier._verify
+
+    async def counted(token: str) -> tuple[Principal, float]:
+        nonlocal checks
+        checks += 1
+        return await full_check(token)
+
+    monkeypatch.setattr(verifier, "_verify", counted)
+    clock = [1000.0]
+    monkeypatch.setattr(verifier, "_clock", lambda: clock[0])
+    token = hs()
+    for _ in range(3):
+        await verifier.verify(token)
+    assert checks == 1
+    clock[0] += 61
+    await verifier.verify(token)
+    assert checks == 2
+    # a token that differs in its signature alone is never taken for the reused one
+    head, body, _ = token.split(".")
+    assert (await assert_rejected(verifier, f"{head}.{body}.AAAA")).detail == "Invalid token."
+
+
 async def test_unknown_issuer_detail(verifier: TokenVerifier) -> None:
     error = await assert_rejected(verifier, hs(iss="https://evil.example.test"))
     assert error.detail == "Token issuer not trusted."
