@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from "react";
 
 import { policies } from "../api";
 import { ErrorAlert, JsonView, formatTime } from "../components/common";
@@ -82,6 +82,25 @@ export function Admin() {
 }
 
 type Edit = (what: string, change: (version: number) => Promise<PolicyView>) => Promise<void>;
+
+/** A form that asks the API one question: the answer, or the error that came instead. */
+function useAsk<T>(ask: () => Promise<T>) {
+  const [result, setResult] = useState<T | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    void (async () => {
+      try {
+        setResult(await ask()); // ask may also throw before it awaits (a bad draft)
+      } catch (e) {
+        setResult(null);
+        setError(e);
+      }
+    })();
+  };
+  return { result, error, setError, onSubmit };
+}
 
 function Members({ policy, roleNames, edit }: { policy: PolicyView; roleNames: string[]; edit: Edit }) {
   const [user, setUser] = useState("");
@@ -269,6 +288,18 @@ function Roles({ policy, roleNames, edit }: { policy: PolicyView; roleNames: str
   );
 }
 
+/** Draft rules typed by the admin: a JSON list of rules, or an error saying what is wrong. */
+function parseDraft(draft: string): string[][] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(draft);
+  } catch (e) {
+    throw new Error(`Draft rules: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!Array.isArray(parsed)) throw new Error("Draft rules: the draft must be a JSON list of rules");
+  return parsed as string[][];
+}
+
 function DryRun() {
   const [who, setWho] = useState<"user" | "role">("user");
   const [subject, setSubject] = useState("");
@@ -276,8 +307,15 @@ function DryRun() {
   const [action, setAction] = useState("decide");
   const [own, setOwn] = useState(false);
   const [draft, setDraft] = useState("");
-  const [result, setResult] = useState<DryRunResult | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { result, error, setError, onSubmit } = useAsk<DryRunResult>(() =>
+    policies.dryRun({
+      ...(who === "user" ? { user: subject.trim() } : { role: subject.trim() }),
+      object: object.trim(),
+      action: action.trim(),
+      own,
+      ...(draft.trim() ? { rules: parseDraft(draft) } : {}),
+    }),
+  );
 
   const loadRules = async () => {
     try {
@@ -289,40 +327,10 @@ function DryRun() {
     }
   };
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setResult(null);
-    setError(null);
-    let rules: string[][] | undefined;
-    if (draft.trim()) {
-      try {
-        const parsed: unknown = JSON.parse(draft);
-        if (!Array.isArray(parsed)) throw new Error("the draft must be a JSON list of rules");
-        rules = parsed as string[][];
-      } catch (e) {
-        setError(new Error(`Draft rules: ${e instanceof Error ? e.message : String(e)}`));
-        return;
-      }
-    }
-    try {
-      setResult(
-        await policies.dryRun({
-          ...(who === "user" ? { user: subject.trim() } : { role: subject.trim() }),
-          object: object.trim(),
-          action: action.trim(),
-          own,
-          ...(rules ? { rules } : {}),
-        }),
-      );
-    } catch (e) {
-      setError(e);
-    }
-  };
-
   return (
     <section aria-labelledby="dry-h">
       <h2 id="dry-h">Test a request</h2>
-      <form className="inline" onSubmit={(e) => void submit(e)} aria-label="Test a request">
+      <form className="inline" onSubmit={onSubmit} aria-label="Test a request">
         <label>
           Subject
           <select value={who} onChange={(e) => setWho(e.target.value === "role" ? "role" : "user")}>
@@ -377,32 +385,38 @@ function DryRun() {
   );
 }
 
-function Effective() {
-  const [user, setUser] = useState("");
-  const [result, setResult] = useState<EffectivePermissions | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setError(null);
-    try {
-      setResult(await policies.effective(user.trim()));
-    } catch (e) {
-      setResult(null);
-      setError(e);
-    }
-  };
+interface QuestionProps<T> {
+  title: string;
+  field: string;
+  button: string;
+  ask: (value: string) => Promise<T>;
+  children: (answer: T) => ReactNode;
+}
+
+/** A section that asks the API about one name or id and shows the answer. */
+function Question<T>({ title, field, button, ask, children }: QuestionProps<T>) {
+  const [value, setValue] = useState("");
+  const { result, error, onSubmit } = useAsk<T>(() => ask(value.trim()));
   return (
-    <section aria-labelledby="eff-h">
-      <h2 id="eff-h">Effective permissions</h2>
-      <form className="inline" onSubmit={(e) => void submit(e)} aria-label="Effective permissions">
+    <section aria-label={title}>
+      <h2>{title}</h2>
+      <form className="inline" onSubmit={onSubmit} aria-label={title}>
         <label>
-          User
-          <input value={user} onChange={(e) => setUser(e.target.value)} required aria-label="Effective user" />
+          {field}
+          <input value={value} onChange={(e) => setValue(e.target.value)} required />
         </label>
-        <button type="submit">Show</button>
+        <button type="submit">{button}</button>
       </form>
       <ErrorAlert error={error} />
-      {result && (
+      {result !== null && children(result)}
+    </section>
+  );
+}
+
+function Effective() {
+  return (
+    <Question<EffectivePermissions> title="Effective permissions" field="Effective user" button="Show" ask={policies.effective}>
+      {(result) => (
         <div data-testid="effective">
           <p>
             <strong>{result.user}</strong>: roles {result.roles.length ? result.roles.join(", ") : "(none)"}, rank {result.rank}
@@ -429,36 +443,14 @@ function Effective() {
           </table>
         </div>
       )}
-    </section>
+    </Question>
   );
 }
 
 function WhoCan() {
-  const [id, setId] = useState("");
-  const [result, setResult] = useState<WhoCanDecide | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setError(null);
-    try {
-      setResult(await policies.whoCanDecide(id.trim()));
-    } catch (e) {
-      setResult(null);
-      setError(e);
-    }
-  };
   return (
-    <section aria-labelledby="who-h">
-      <h2 id="who-h">Who can decide</h2>
-      <form className="inline" onSubmit={(e) => void submit(e)} aria-label="Who can decide">
-        <label>
-          Inbox item id
-          <input value={id} onChange={(e) => setId(e.target.value)} required />
-        </label>
-        <button type="submit">Ask</button>
-      </form>
-      <ErrorAlert error={error} />
-      {result && (
+    <Question<WhoCanDecide> title="Who can decide" field="Inbox item id" button="Ask" ask={policies.whoCanDecide}>
+      {(result) => (
         <dl className="facts" data-testid="who-can-decide">
           <dt>Type</dt>
           <dd>{result.type}</dd>
@@ -470,7 +462,7 @@ function WhoCan() {
           <dd>{result.edit.join(", ") || "(nobody)"}</dd>
         </dl>
       )}
-    </section>
+    </Question>
   );
 }
 
