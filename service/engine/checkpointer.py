@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -21,7 +22,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from service.errors import FencedWrite
+from service.errors import FencedWrite, Unavailable
 from service.observability import FENCED_WRITES
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,16 @@ class PooledPostgresSaver(AsyncPostgresSaver):
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
+        try:
+            async with self._fenced_cursor(pipeline=pipeline) as cur:
+                yield cur
+        except psycopg.OperationalError as exc:
+            # the connection broke (server restart, terminated backend): not the graph's
+            # fault, so the run is retried rather than recorded as failed
+            raise Unavailable("The checkpoint store is unavailable.") from exc
+
+    @asynccontextmanager
+    async def _fenced_cursor(self, *, pipeline: bool) -> AsyncIterator[Any]:
         assert isinstance(self.conn, AsyncConnectionPool)
         fence = _fence.get()
         async with self.conn.connection() as conn:

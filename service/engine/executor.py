@@ -24,7 +24,7 @@ from service.domain.runs import InterruptSnapshot, RunResult, RunSpec, RunStatus
 from service.engine.checkpointer import FENCE_KEY, delete_run_checkpoints
 from service.engine.jsonable import jsonable
 from service.engine.registry import GraphRegistry
-from service.errors import FencedWrite, InvalidInput, NotFound
+from service.errors import FencedWrite, InvalidInput, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +214,10 @@ class GraphEngine:
                         on_step()
                     continue
                 await emit(event, data)
-        except (asyncio.CancelledError, FencedWrite):
-            raise  # cancelled, or this attempt lost its lease: it must stop, not report
+        except (asyncio.CancelledError, FencedWrite, Unavailable):
+            # cancelled, this attempt lost its lease, or the checkpoint store failed under
+            # it: the attempt stops without reporting, and the run is retried if it should be
+            raise
         except Exception as exc:
             log.info("run %s failed: %s", spec.run_id, type(exc).__name__)
             error = {"error": type(exc).__name__, "message": str(exc)}

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -45,12 +46,12 @@ def create_engine(
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        # no pre-ping: it costs a round trip per transaction; a dropped connection fails its
-        # transaction once (503, retry) and the pool replaces it
+        # no pre-ping: it costs a round trip per transaction; a connection the server has
+        # ended is caught at checkout instead (below), for free
         pool_recycle=1800,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
@@ -61,6 +62,20 @@ def create_engine(
             "server_settings": {"application_name": application_name},
         },
     )
+    _discard_closed_connections(engine)
+    return engine
+
+
+def _discard_closed_connections(engine: AsyncEngine) -> None:
+    """A pooled connection that the server ended (restart, ``pg_terminate_backend``, idle
+    timeout) is replaced when it is checked out, not handed to a transaction to fail in:
+    asyncpg reads the server's goodbye as it comes, so ``is_closed()`` costs no round trip.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -1,0 +1,135 @@
+"""R7 (Postgres connections killed).
+
+``slow_steps`` runs of 0.05 s start at 10 per second on new threads (alternating API
+processes) while every 2 s ``pg_terminate_backend`` ends every connection of the cluster's
+database except the killer's own: the APIs' and workers' SQLAlchemy pools, their checkpoint
+pools, the policy loaders and listeners. The fault lasts 30 s in CI and 60 s under
+``HITL_FULL=1``. Pass: every answer is a 202 or a 503 with ``Retry-After``, 503s are at most
+5 % of the requests and there is no 500; every accepted run succeeds (none lost); requests
+made from 5 s after the fault ends all succeed (the pools recovered); the invariants hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import Counter
+
+import psycopg
+import pytest
+
+from tests.reliability.harness import (
+    FULL,
+    T_REC,
+    TENANT,
+    Cluster,
+    Driver,
+    check_invariants,
+    log,
+    timeout,
+)
+
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(timeout(300, 600))]
+
+RATE = 10.0
+KILL_EVERY = 2.0
+FAULT_SECONDS = 60.0 if FULL else 30.0
+RECOVERY = 5.0
+
+
+class Answers:
+    def __init__(self) -> None:
+        self.codes: Counter[int] = Counter()
+        self.without_retry_after = 0
+        self.accepted: list[str] = []
+
+    def __str__(self) -> str:
+        return f"{dict(self.codes)} ({self.without_retry_after} 503 without Retry-After)"
+
+
+async def _start(driver: Driver, n: int, answers: Answers) -> None:
+    reply = await driver.start_run(
+        f"{TENANT}:r7-{uuid.uuid4().hex}",
+        "slow_steps",
+        {"steps": 1, "seconds": 0.05, "ticks": 0},
+        api=n,
+        expect=None,
+        if_not_exists="create",
+    )
+    answers.codes[reply.status_code] += 1
+    if reply.status_code == 202:
+        answers.accepted.append(str(reply.json()["run_id"]))
+    elif reply.status_code == 503 and "retry-after" not in reply.headers:
+        answers.without_retry_after += 1
+
+
+async def _load(driver: Driver, seconds: float, answers: Answers) -> None:
+    started: list[asyncio.Task[None]] = []
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        started.append(asyncio.create_task(_start(driver, n, answers)))
+        n += 1
+        await asyncio.sleep(1.0 / RATE)
+    await asyncio.gather(*started)
+
+
+async def _kill_connections(cluster: Cluster, stop: asyncio.Event) -> int:
+    killed = 0
+    async with await psycopg.AsyncConnection.connect(cluster.dsn, autocommit=True) as conn:
+        while not stop.is_set():
+            cursor = await conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            row = await cursor.fetchone()
+            killed += int(row[0]) if row else 0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), KILL_EVERY)
+    return killed
+
+
+async def test_r7_postgres_connections_killed(cluster: Cluster, driver: Driver) -> None:
+    during = Answers()
+    stop = asyncio.Event()
+    killer = asyncio.create_task(_kill_connections(cluster, stop))
+    try:
+        await _load(driver, FAULT_SECONDS, during)
+    finally:
+        stop.set()
+        killed = await killer
+    await asyncio.sleep(RECOVERY)
+    after = Answers()
+    await _load(driver, 5.0, after)
+    log(
+        f"R7: {FAULT_SECONDS:.0f}s of kills every {KILL_EVERY:.0f}s ({killed} connections "
+        f"ended); during: {during}; from {RECOVERY:.0f}s after: {after}"
+    )
+    requests = sum(during.codes.values())
+    assert set(during.codes) <= {202, 503}, during
+    assert during.without_retry_after == 0, during
+    assert during.codes[503] <= 0.05 * requests, during
+    assert killed >= FAULT_SECONDS / KILL_EVERY, killed  # the fault did hit the pools
+    assert after.codes == Counter({202: sum(after.codes.values())}), after
+
+    accepted = during.accepted + after.accepted
+
+    async def all_done() -> bool:
+        rows = await cluster.asql(
+            "SELECT count(*) FROM runs WHERE run_id = ANY(%s) "
+            "AND status NOT IN ('pending', 'running')",
+            (accepted,),
+        )
+        return int(rows[0][0]) == len(accepted)
+
+    await driver.wait_for("every accepted run ended", all_done, timeout=60 + 3 * T_REC)
+    statuses = dict(
+        await cluster.asql(
+            "SELECT status, count(*) FROM runs WHERE run_id = ANY(%s) GROUP BY 1", (accepted,)
+        )
+    )
+    log(f"R7: {len(accepted)} accepted runs ended {statuses}")
+    assert statuses == {"success": len(accepted)}, statuses
+    await check_invariants(cluster)
