@@ -1,6 +1,7 @@
 #!/bin/sh
 # The full fault suite (RELIABILITY.md R-tests) with the nightly iteration counts:
-# R1 x20, R2 x20 (5 per failpoint), R3 x10, R13 with 30 chaos events, R21 x20, R10 x20.
+# R1 x20, R2 x20 (5 per failpoint), R3 x10, R13 with 30 chaos events, R21 x20, R10 x20,
+# R14 x20, R7 for 60 s.
 # The harness starts its own Redis, API and worker processes and a fresh Postgres database
 # per test module; it needs the machine's Postgres (started here if down) and redis-server.
 #

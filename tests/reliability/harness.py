@@ -552,6 +552,21 @@ class Cluster:
         _record_pid(server.process.pid, f"api{index}")
         return server
 
+    def kill_api(self, index: int) -> None:
+        """``kill -9`` API process ``index``."""
+        process = self.apis[index].process
+        process.kill()
+        process.wait(10)
+
+    def restart_api(self, index: int) -> LiveServer:
+        """Start a new API process in slot ``index`` (on a new port) once the old one is gone."""
+        old = self.apis[index].process
+        if old.poll() is None:
+            old.kill()
+            old.wait(10)
+        self.apis[index] = self._start_api(index)
+        return self.apis[index]
+
     def _spawn_worker(self, failpoints: str, wait_ready: bool) -> Proc:
         port = free_port()
         env = {
