@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.helpers import (
@@ -461,17 +462,7 @@ class TestCancelAndMultitask:
                 202,
             )
             await wait_for_status(client, tid, first["run_id"], {"running"})
-            second = await ok(
-                await client.post(
-                    f"/threads/{tid}/runs",
-                    json={
-                        "assistant_id": "slow",
-                        "input": {"steps": 1, "seconds": 0},
-                        "multitask_strategy": "interrupt",
-                    },
-                ),
-                202,
-            )
+            second = await _one_step_run(client, tid, "interrupt")
             assert (await wait_for_status(client, tid, first["run_id"], {"interrupted"}))[
                 "status"
             ] == "interrupted"
@@ -492,6 +483,30 @@ class TestCancelAndMultitask:
             assert (await client.get(f"/threads/{tid}/runs/{run['run_id']}")).status_code == 404
 
 
+async def _one_step_run(client: httpx.AsyncClient, tid: str, strategy: str) -> dict[str, Any]:
+    body = {
+        "assistant_id": "slow",
+        "input": {"steps": 1, "seconds": 0},
+        "multitask_strategy": strategy,
+    }
+    run: dict[str, Any] = await ok(await client.post(f"/threads/{tid}/runs", json=body), 202)
+    return run
+
+
+async def _only_the_second_remains(
+    client: httpx.AsyncClient, tid: str, first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    """The rolled-back first run, its checkpoints and its values are gone."""
+    await wait_for_status(client, tid, second["run_id"], {"success"})
+    assert (await client.get(f"/threads/{tid}/runs/{first['run_id']}")).status_code == 404
+    runs = await ok(await client.get(f"/threads/{tid}/runs"))
+    assert [r["run_id"] for r in runs] == [second["run_id"]]
+    history = await ok(await client.post(f"/threads/{tid}/history", json={"limit": 100}))
+    assert {h["metadata"].get("run_id") for h in history} == {second["run_id"]}
+    thread = await ok(await client.get(f"/threads/{tid}"))
+    assert thread["values"]["done"] == [1]
+
+
 class TestRollback:
     async def test_rollback_deletes_the_running_run_and_its_checkpoints(
         self, api: Api, tenant: str
@@ -507,25 +522,8 @@ class TestRollback:
             )
             await wait_for_status(client, tid, first["run_id"], {"running"})
             await asyncio.sleep(0.3)
-            second = await ok(
-                await client.post(
-                    f"/threads/{tid}/runs",
-                    json={
-                        "assistant_id": "slow",
-                        "input": {"steps": 1, "seconds": 0},
-                        "multitask_strategy": "rollback",
-                    },
-                ),
-                202,
-            )
-            await wait_for_status(client, tid, second["run_id"], {"success"})
-            assert (await client.get(f"/threads/{tid}/runs/{first['run_id']}")).status_code == 404
-            runs = await ok(await client.get(f"/threads/{tid}/runs"))
-            assert [r["run_id"] for r in runs] == [second["run_id"]]
-            history = await ok(await client.post(f"/threads/{tid}/history", json={"limit": 100}))
-            assert {h["metadata"].get("run_id") for h in history} == {second["run_id"]}
-            thread = await ok(await client.get(f"/threads/{tid}"))
-            assert thread["values"]["done"] == [1]  # nothing of the first run remains
+            second = await _one_step_run(client, tid, "rollback")
+            await _only_the_second_remains(client, tid, first, second)
 
     async def test_a_run_whose_graph_ended_as_the_rollback_came_is_still_rolled_back(
         self, api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
@@ -551,26 +549,9 @@ class TestRollback:
             body = {"assistant_id": "slow", "input": {"steps": 2, "seconds": 0}}
             first = await ok(await client.post(f"/threads/{tid}/runs", json=body), 202)
             await asyncio.wait_for(finishing.wait(), timeout=30)
-            second = await ok(
-                await client.post(
-                    f"/threads/{tid}/runs",
-                    json={
-                        "assistant_id": "slow",
-                        "input": {"steps": 1, "seconds": 0},
-                        "multitask_strategy": "rollback",
-                    },
-                ),
-                202,
-            )
+            second = await _one_step_run(client, tid, "rollback")
             proceed.set()
-            await wait_for_status(client, tid, second["run_id"], {"success"})
-            assert (await client.get(f"/threads/{tid}/runs/{first['run_id']}")).status_code == 404
-            runs = await ok(await client.get(f"/threads/{tid}/runs"))
-            assert [r["run_id"] for r in runs] == [second["run_id"]]
-            history = await ok(await client.post(f"/threads/{tid}/history", json={"limit": 100}))
-            assert {h["metadata"].get("run_id") for h in history} == {second["run_id"]}
-            thread = await ok(await client.get(f"/threads/{tid}"))
-            assert thread["values"]["done"] == [1]
+            await _only_the_second_remains(client, tid, first, second)
 
 
 async def test_stream_past_the_replay_window_sends_a_snapshot(api: Api, tenant: str) -> None:
