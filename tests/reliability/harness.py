@@ -560,10 +560,8 @@ class Cluster:
 
     def restart_api(self, index: int) -> LiveServer:
         """Start a new API process in slot ``index`` (on a new port) once the old one is gone."""
-        old = self.apis[index].process
-        if old.poll() is None:
-            old.kill()
-            old.wait(10)
+        if self.apis[index].process.poll() is None:
+            self.kill_api(index)
         self.apis[index] = self._start_api(index)
         return self.apis[index]
 
@@ -925,6 +923,52 @@ class Driver:
         results = await asyncio.gather(*(self.wait_interrupted(t, timeout) for t in thread_ids))
         return dict(zip(thread_ids, results, strict=True))
 
+    async def paced_runs(self, rate: float, seconds: float, label: str) -> list[Answer]:
+        """For ``seconds``, one 0.05 s ``slow_steps`` run every ``1 / rate`` s, each on a new
+        thread (``{label}-...``, created by the run), alternating API processes; started at
+        the rate whatever the API's latency. The answers, in the order they came."""
+        answers: list[Answer] = []
+
+        async def start(n: int) -> None:
+            began = time.monotonic()
+            reply = await self.start_run(
+                f"{TENANT}:{label}-{uuid.uuid4().hex}",
+                "slow_steps",
+                {"steps": 1, "seconds": 0.05, "ticks": 0},
+                api=n,
+                expect=None,
+                if_not_exists="create",
+            )
+            accepted = reply.status_code == 202
+            answers.append(
+                Answer(
+                    status=reply.status_code,
+                    seconds=time.monotonic() - began,
+                    run_id=str(reply.json()["run_id"]) if accepted else None,
+                    retry_after=reply.headers.get("retry-after"),
+                )
+            )
+
+        started: list[asyncio.Task[None]] = []
+        deadline = time.monotonic() + seconds
+        n = 0
+        while time.monotonic() < deadline:
+            started.append(asyncio.create_task(start(n)))
+            n += 1
+            await asyncio.sleep(1.0 / rate)
+        await asyncio.gather(*started)
+        return answers
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How the API answered one ``POST /threads/{id}/runs``."""
+
+    status: int
+    seconds: float
+    run_id: str | None
+    retry_after: str | None
+
 
 # ---- invariants (RELIABILITY.md §0) ------------------------------------------------------
 
@@ -1128,6 +1172,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "REAPER_INTERVAL",
     "T_REC",
+    "Answer",
     "Cluster",
     "Driver",
     "Proc",

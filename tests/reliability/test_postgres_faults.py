@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-import uuid
 from collections import Counter
 
 import psycopg
@@ -23,7 +21,7 @@ import pytest
 from tests.reliability.harness import (
     FULL,
     T_REC,
-    TENANT,
+    Answer,
     Cluster,
     Driver,
     check_invariants,
@@ -39,41 +37,10 @@ FAULT_SECONDS = 60.0 if FULL else 30.0
 RECOVERY = 5.0
 
 
-class Answers:
-    def __init__(self) -> None:
-        self.codes: Counter[int] = Counter()
-        self.without_retry_after = 0
-        self.accepted: list[str] = []
-
-    def __str__(self) -> str:
-        return f"{dict(self.codes)} ({self.without_retry_after} 503 without Retry-After)"
-
-
-async def _start(driver: Driver, n: int, answers: Answers) -> None:
-    reply = await driver.start_run(
-        f"{TENANT}:r7-{uuid.uuid4().hex}",
-        "slow_steps",
-        {"steps": 1, "seconds": 0.05, "ticks": 0},
-        api=n,
-        expect=None,
-        if_not_exists="create",
-    )
-    answers.codes[reply.status_code] += 1
-    if reply.status_code == 202:
-        answers.accepted.append(str(reply.json()["run_id"]))
-    elif reply.status_code == 503 and "retry-after" not in reply.headers:
-        answers.without_retry_after += 1
-
-
-async def _load(driver: Driver, seconds: float, answers: Answers) -> None:
-    started: list[asyncio.Task[None]] = []
-    deadline = time.monotonic() + seconds
-    n = 0
-    while time.monotonic() < deadline:
-        started.append(asyncio.create_task(_start(driver, n, answers)))
-        n += 1
-        await asyncio.sleep(1.0 / RATE)
-    await asyncio.gather(*started)
+def _summary(answers: list[Answer]) -> str:
+    codes = Counter(a.status for a in answers)
+    bare = sum(1 for a in answers if a.status == 503 and a.retry_after is None)
+    return f"{dict(codes)} ({bare} 503 without Retry-After)"
 
 
 async def _kill_connections(cluster: Cluster, stop: asyncio.Event) -> int:
@@ -92,29 +59,27 @@ async def _kill_connections(cluster: Cluster, stop: asyncio.Event) -> int:
 
 
 async def test_r7_postgres_connections_killed(cluster: Cluster, driver: Driver) -> None:
-    during = Answers()
     stop = asyncio.Event()
     killer = asyncio.create_task(_kill_connections(cluster, stop))
     try:
-        await _load(driver, FAULT_SECONDS, during)
+        during = await driver.paced_runs(RATE, FAULT_SECONDS, "r7")
     finally:
         stop.set()
         killed = await killer
     await asyncio.sleep(RECOVERY)
-    after = Answers()
-    await _load(driver, 5.0, after)
+    after = await driver.paced_runs(RATE, 5.0, "r7")
     log(
         f"R7: {FAULT_SECONDS:.0f}s of kills every {KILL_EVERY:.0f}s ({killed} connections "
-        f"ended); during: {during}; from {RECOVERY:.0f}s after: {after}"
+        f"ended); during: {_summary(during)}; from {RECOVERY:.0f}s after: {_summary(after)}"
     )
-    requests = sum(during.codes.values())
-    assert set(during.codes) <= {202, 503}, during
-    assert during.without_retry_after == 0, during
-    assert during.codes[503] <= 0.05 * requests, during
+    codes = Counter(a.status for a in during)
+    assert set(codes) <= {202, 503}, codes
+    assert all(a.retry_after is not None for a in during if a.status == 503), _summary(during)
+    assert codes[503] <= 0.05 * len(during), codes
     assert killed >= FAULT_SECONDS / KILL_EVERY, killed  # the fault did hit the pools
-    assert after.codes == Counter({202: sum(after.codes.values())}), after
+    assert all(a.status == 202 for a in after), _summary(after)
 
-    accepted = during.accepted + after.accepted
+    accepted = [a.run_id for a in during + after if a.run_id is not None]
 
     async def all_done() -> bool:
         rows = await cluster.asql(

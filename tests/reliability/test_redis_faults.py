@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -258,37 +259,16 @@ async def test_r6_redis_stalls(cluster: Cluster, driver: Driver) -> None:
     """10 runs/s for 20 s on new threads; 5 s in, ``CLIENT PAUSE 10000 ALL`` stalls Redis for
     10 s. Pass: ``POST /runs`` p99 <= 2 s (it answers after the Postgres commit; ringing the
     bell waits at most 200 ms), no 5xx, and every accepted run completes after the stall."""
-    rate, seconds, pause_ms = 10.0, 20.0, 10_000
-    replies: list[tuple[float, int, str | None]] = []  # (latency s, status, run id)
 
-    async def submit(n: int) -> None:
-        thread_id = f"{TENANT}:r6-{uuid.uuid4().hex}"
-        began = time.monotonic()
-        reply = await driver.start_run(
-            thread_id,
-            "slow_steps",
-            {"steps": 1, "seconds": 0.05, "ticks": 0},
-            api=n,
-            expect=None,
-            if_not_exists="create",
-        )
-        run_id = reply.json().get("run_id") if reply.status_code == 202 else None
-        replies.append((time.monotonic() - began, reply.status_code, run_id))
+    async def stall() -> None:
+        await asyncio.sleep(5.0)
+        await asyncio.to_thread(cluster.redis_cli, "CLIENT", "PAUSE", "10000", "ALL")
+        log("R6: CLIENT PAUSE 10000 ALL")
 
-    started: list[asyncio.Task[None]] = []
-    begin = time.monotonic()
-    paused_at = None
-    n = 0
-    while time.monotonic() - begin < seconds:
-        if paused_at is None and time.monotonic() - begin >= 5.0:
-            await asyncio.to_thread(cluster.redis_cli, "CLIENT", "PAUSE", str(pause_ms), "ALL")
-            paused_at = time.monotonic()
-            log("R6: CLIENT PAUSE 10000 ALL")
-        started.append(asyncio.create_task(submit(n)))
-        n += 1
-        await asyncio.sleep(1.0 / rate)
-    await asyncio.gather(*started)
-    accepted = [run_id for _, status, run_id in replies if run_id is not None]
+    stalling = asyncio.create_task(stall())
+    replies = await driver.paced_runs(10.0, 20.0, "r6")
+    await stalling
+    accepted = [a.run_id for a in replies if a.run_id is not None]
 
     async def all_done() -> bool:
         rows = await cluster.asql(
@@ -297,16 +277,14 @@ async def test_r6_redis_stalls(cluster: Cluster, driver: Driver) -> None:
         return int(rows[0][0]) == len(accepted)
 
     await driver.wait_for("every accepted run done", all_done, timeout=60 + T_REC, every=0.2)
-    latencies = sorted(latency for latency, _, _ in replies)
+    latencies = sorted(a.seconds for a in replies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
-    codes: dict[int, int] = {}
-    for _, status, _ in replies:
-        codes[status] = codes.get(status, 0) + 1
+    codes = Counter(a.status for a in replies)
     log(
         f"R6: {len(replies)} POST /runs, answers {codes}, p50 "
         f"{latencies[len(latencies) // 2] * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max "
         f"{latencies[-1] * 1000:.0f} ms; {len(accepted)} accepted, all completed"
     )
-    assert codes == {202: len(replies)}, codes
+    assert codes == Counter({202: len(replies)}), codes
     assert p99 <= 2.0, p99
     await check_invariants(cluster)
