@@ -58,6 +58,7 @@ async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtim
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         application_name=f"countersign-{role}",
+        prepared_statements=settings.db_prepared_statements,
     )
     # The policy loader has a pool of its own: an authorization check made inside a
     # transaction may have to load the tenant's policy, and with one shared pool, requests
@@ -67,6 +68,7 @@ async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtim
         pool_size=2,
         max_overflow=2,
         application_name=f"countersign-{role}-policy",
+        prepared_statements=settings.db_prepared_statements,
     )
     try:
         if settings.embedded:
@@ -76,6 +78,7 @@ async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtim
                 settings.checkpointer_url,
                 pool_size=settings.db_pool_size,
                 application_name=f"countersign-{role}-checkpoints",
+                prepared_statements=settings.db_prepared_statements,
             ) as saver,
             _queue(settings) as (bell, bus, probes),
         ):

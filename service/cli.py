@@ -139,9 +139,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("serve", "api"):
         _serve(settings, api_only=args.command == "api")
     elif args.command == "worker":
+        import uvloop
+
         from service.worker import run_worker
 
-        asyncio.run(run_worker(settings))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run_worker(settings))
     elif args.command == "migrate":
         _migrate(settings)
     elif args.command == "token":

@@ -50,8 +50,11 @@ class Settings(BaseSettings):
     # storage
     database_url: str = ""
     checkpoint_url: str = ""
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     db_max_overflow: int = 10
+    # named prepared statements cached per connection (both drivers); turn off behind a
+    # transaction-mode pooler without protocol-level prepared statements (PgBouncer < 1.21)
+    db_prepared_statements: bool = True
     redis_url: str = ""
 
     # authentication

@@ -1,7 +1,8 @@
 """Checkpointer lifecycle: AsyncPostgresSaver (production) or AsyncSqliteSaver (embedded).
 
-Both run without server-side prepared statements (``prepare_threshold=None``), so a
-PgBouncer in transaction mode works in front of Postgres.
+Postgres connections prepare statements they run often (psycopg's ``prepare_threshold``);
+``prepared_statements=False`` turns that off for transaction-mode poolers that do not
+track prepared statements (PgBouncer before 1.21).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from service.engine.batched_writes import BatchCursor
 from service.errors import FencedWrite, Unavailable
 from service.observability import FENCED_WRITES
 
@@ -32,6 +34,7 @@ _SETUP_LOCK_KEY = 0x436F756E74657273  # "Counters": one process at a time runs s
 
 FENCE_KEY = "__countersign_fence__"
 _fence: ContextVar[tuple[str, int] | None] = ContextVar("countersign_fence", default=None)
+_batching: ContextVar[bool] = ContextVar("countersign_batching", default=False)
 
 FENCE_CHECK = "SELECT 1 FROM runs WHERE run_id = %s AND fence = %s AND status = 'running' FOR SHARE"
 
@@ -52,29 +55,38 @@ class PooledPostgresSaver(AsyncPostgresSaver):
     is not needed.
 
     Fencing: a run's config carries its ``(run_id, fence)``. Every checkpoint write of
-    that run first checks, in the same transaction, that the run is still ``running``
-    under that fence, holding a share lock on the run row until it commits. A stale
+    that run checks, in the same statement (``batched_writes``), that the run is still
+    ``running`` under that fence, holding a share lock on the run row until it commits. A stale
     attempt (its lease was taken over, the fence bumped) writes nothing: it gets
-    ``FencedWrite``. ``idle_in_transaction_session_timeout`` bounds how long a paused
-    process can hold that lock.
+    ``FencedWrite``. The pool's connections set ``idle_in_transaction_session_timeout``,
+    which bounds how long a paused process can hold that lock.
     """
 
     async def aput(self, config: Any, *args: Any, **kwargs: Any) -> Any:
         token = _fence.set(_fence_of(config))
+        batching = _batching.set(True)
         try:
             return await super().aput(config, *args, **kwargs)
         finally:
+            _batching.reset(batching)
             _fence.reset(token)
 
     async def aput_writes(self, config: Any, *args: Any, **kwargs: Any) -> None:
         token = _fence.set(_fence_of(config))
+        batching = _batching.set(True)
         try:
             await super().aput_writes(config, *args, **kwargs)
         finally:
+            _batching.reset(batching)
             _fence.reset(token)
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
+        if pipeline and _batching.get():
+            batch = BatchCursor()
+            yield batch
+            await self._write_batch(batch, _fence.get())
+            return
         try:
             async with self._fenced_cursor(pipeline=pipeline) as cur:
                 yield cur
@@ -82,6 +94,22 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             # the connection broke (server restart, terminated backend): not the graph's
             # fault, so the run is retried rather than recorded as failed
             raise Unavailable("The checkpoint store is unavailable.") from exc
+
+    async def _write_batch(self, batch: BatchCursor, fence: tuple[str, int] | None) -> None:
+        """Everything one ``aput``/``aput_writes`` wrote, as one fenced statement."""
+        if not batch.calls:
+            return
+        assert isinstance(self.conn, AsyncConnectionPool)
+        sql, params = batch.statement(fence)
+        try:
+            async with self.conn.connection() as conn, conn.cursor(binary=True) as cur:
+                await cur.execute(sql, params)
+                held = await cur.fetchone()
+        except psycopg.OperationalError as exc:
+            raise Unavailable("The checkpoint store is unavailable.") from exc
+        if held is None:
+            FENCED_WRITES.labels("checkpoint").inc()
+            raise FencedWrite("checkpoint write of a stale run attempt")
 
     @asynccontextmanager
     async def _fenced_cursor(self, *, pipeline: bool) -> AsyncIterator[Any]:
@@ -94,7 +122,6 @@ class PooledPostgresSaver(AsyncPostgresSaver):
                     conn.cursor(binary=True, row_factory=dict_row) as cur,
                 ):
                     if fence is not None:
-                        await cur.execute("SET LOCAL idle_in_transaction_session_timeout = '10s'")
                         await cur.execute(FENCE_CHECK, fence)
                         if await cur.fetchone() is None:
                             FENCED_WRITES.labels("checkpoint").inc()
@@ -139,6 +166,16 @@ async def delete_run_checkpoints(
             await saver.conn.commit()
 
 
+async def _check_without_round_trip(conn: AsyncConnection[Any]) -> None:
+    """Refuse a pooled connection already known to be broken, without a query.
+
+    A connection the server ended while it sat in the pool is found on its first use;
+    that raises ``Unavailable`` (above) and the run is retried.
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("pooled checkpoint connection is closed")
+
+
 def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
@@ -154,7 +191,11 @@ async def _setup_postgres(url: str, saver: PooledPostgresSaver) -> None:
 
 @asynccontextmanager
 async def open_checkpointer(
-    url: str, *, pool_size: int = 10, application_name: str = "countersign"
+    url: str,
+    *,
+    pool_size: int = 10,
+    application_name: str = "countersign",
+    prepared_statements: bool = True,
 ) -> AsyncIterator[BaseCheckpointSaver[Any]]:
     if is_postgres_url(url):
         pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
@@ -164,11 +205,13 @@ async def open_checkpointer(
             open=False,
             kwargs={
                 "autocommit": True,
-                "prepare_threshold": None,
+                "prepare_threshold": 5 if prepared_statements else None,
                 "row_factory": dict_row,
                 "application_name": application_name,
+                # a paused process holds a fence lock (above) for 10 s at most
+                "options": "-c idle_in_transaction_session_timeout=10s",
             },
-            check=AsyncConnectionPool.check_connection,
+            check=_check_without_round_trip,
         )
         await pool.open(wait=True, timeout=30)
         try:

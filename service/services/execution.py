@@ -297,15 +297,21 @@ class RunWorker:
                 if run.temporary:
                     pending = [{"id": i.interrupt_id, "value": i.value} for i in result.interrupts]
                     output = wait_output(result.values, pending)
-                if not rollback and (
-                    await uow.store.runs.cancel_requested(run.run_id) == CancelAction.rollback.value
-                ):
-                    # a rollback committed while the graph was finishing: the run was
-                    # still in flight when the newer run arrived, so it goes all the same
-                    raise _LateRollback()
                 if not await uow.store.runs.finish(
-                    lease, status=result.status, error=result.error, now=now, output=output
+                    lease,
+                    status=result.status,
+                    error=result.error,
+                    now=now,
+                    output=output,
+                    unless_rollback=not rollback,
                 ):
+                    if not rollback and (
+                        await uow.store.runs.cancel_requested(run.run_id)
+                        == CancelAction.rollback.value
+                    ):
+                        # a rollback committed while the graph was finishing: the run was
+                        # still in flight when the newer run arrived, so it goes all the same
+                        raise _LateRollback()
                     raise FencedWrite()
                 if rollback:
                     await uow.store.runs.delete(run.run_id, tenant_id=run.tenant_id)
@@ -329,7 +335,7 @@ class RunWorker:
                         result,
                         run_id=run.run_id,
                         graph_id=run.graph_id,
-                        busy=bool(queued),
+                        queued=[r.run_id for r in queued],
                     )
                     if queued:
                         uow.jobs.ring()

@@ -92,6 +92,7 @@ async def sync(
     pending: Sequence[InterruptSnapshot],
     checkpoint_id: str | None,
     owner: str,
+    queued: Sequence[str],
     now: datetime,
 ) -> list[Interrupt]:
     """Make the thread's pending rows equal to ``pending``; returns the rows created.
@@ -99,7 +100,8 @@ async def sync(
     A row still pending with the same interrupt id and payload stays as it is. An
     interrupt already decided whose resume run has not run yet is not offered again.
     Rows no longer pending in the checkpoint are closed as ``cancelled`` (the thread moved
-    on without a decision: a new input, ``update_state``, a rollback).
+    on without a decision: a new input, ``update_state``, a rollback). ``queued``: the
+    thread's runs in flight, as the caller read them in this transaction.
     """
     store = uow.store
     existing = await store.interrupts.pending_for_threads([thread_id], tenant_id=tenant_id)
@@ -112,7 +114,6 @@ async def sync(
         row.status = InterruptStatus.cancelled.value
         await announce(uow, row, "interrupt.cancelled", owner=owner)
     await store.flush()
-    queued = [r.run_id for r in await store.runs.inflight(thread_id, tenant_id=tenant_id)]
     decided = await store.interrupts.awaiting_resume(
         thread_id, [r for r in queued if r != run_id], tenant_id=tenant_id
     )

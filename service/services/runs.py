@@ -356,7 +356,12 @@ async def _settle_cancelled_pending(rt: Runtime, principal: Principal, run: Run)
         if thread is not None:
             queued = await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id)
             await threads.apply_result(
-                uow, thread, current, run_id=None, graph_id=run.graph_id, busy=bool(queued)
+                uow,
+                thread,
+                current,
+                run_id=None,
+                graph_id=run.graph_id,
+                queued=[r.run_id for r in queued],
             )
     await rt.bus.finish(run.run_id)
 
@@ -375,16 +380,22 @@ async def _drain(events: AsyncIterator[StreamEvent]) -> None:
 
 
 async def wait_until_done(rt: Runtime, principal: Principal, run: Run) -> Run:
-    """Block until the run ends: follow its event stream, re-reading the ledger often."""
-    while True:
-        async with rt.transaction(readonly=True) as uow:
-            current = await uow.store.runs.get(run.run_id, tenant_id=principal.tenant_id)
-        if current is None:
-            raise run_not_found()
-        if RunStatus(current.status).terminal:
-            return current
+    """Block until the run ends, given ``run`` as the caller just read or wrote it.
+
+    Woken by the end of the run's event stream (replayed from its start, so an end that
+    came first is seen at once); the ledger, read after each wake-up or ``WAIT_POLL``
+    seconds without one, says whether it really ended.
+    """
+    current = run
+    while not RunStatus(current.status).terminal:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_drain(rt.bus.subscribe(run.run_id, None)), timeout=WAIT_POLL)
+        async with rt.transaction(readonly=True) as uow:
+            found = await uow.store.runs.get(run.run_id, tenant_id=principal.tenant_id)
+        if found is None:
+            raise run_not_found()
+        current = found
+    return current
 
 
 async def final_values(rt: Runtime, principal: Principal, run: Run) -> Any:

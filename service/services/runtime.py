@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.authz.guard import Authorizer
 from service.domain.tenants import TenantSettings
@@ -30,6 +31,8 @@ class Limits:
 class UnitOfWork:
     store: Store
     jobs: PendingJobs
+    # what this transaction already read and will not change, e.g. webhook subscriptions
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

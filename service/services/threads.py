@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -339,11 +340,15 @@ async def apply_result(
     *,
     run_id: str | None,
     graph_id: str,
-    busy: bool = False,
+    queued: Sequence[str] = (),
 ) -> None:
-    """Bring the thread row and the review index in line with the engine's state."""
+    """Bring the thread row and the review index in line with the engine's state.
+
+    ``queued``: the thread's runs still in flight (read under the thread's lock by the
+    caller); the thread stays busy while there are any.
+    """
     now = utcnow()
-    status = ThreadStatus.busy if busy else result.thread_status
+    status = ThreadStatus.busy if queued else result.thread_status
     await uow.store.threads.set_state(
         thread.thread_id,
         tenant_id=thread.tenant_id,
@@ -361,5 +366,6 @@ async def apply_result(
         pending=result.interrupts,
         checkpoint_id=result.checkpoint_id,
         owner=thread.owner,
+        queued=queued,
         now=now,
     )

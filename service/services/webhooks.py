@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.domain.ids import uuid7
-from service.models import Interrupt, OutboxEvent, Run, WebhookDelivery
+from service.models import Interrupt, OutboxEvent, Run, WebhookDelivery, WebhookSubscription
 from service.models.base import utcnow
 from service.services.runtime import UnitOfWork
 
@@ -23,6 +23,16 @@ INTERRUPT_EVENTS = (
     "interrupt.cancelled",
 )
 EVENT_TYPES = (RUN_COMPLETED, *INTERRUPT_EVENTS)
+
+
+async def _subscriptions(
+    uow: UnitOfWork, tenant_id: str, event_type: str
+) -> list[WebhookSubscription]:
+    """The tenant's active subscriptions to ``event_type``, read once per transaction."""
+    key = f"webhook_subscriptions:{tenant_id}"
+    if key not in uow.memo:
+        uow.memo[key] = await uow.store.webhooks.subscriptions(tenant_id)
+    return [sub for sub in uow.memo[key] if event_type in sub.events]
 
 
 async def _write(
@@ -46,7 +56,7 @@ async def _write(
         created_at=now,
     )
     targets: dict[str, str | None] = dict.fromkeys(extra_urls)
-    for sub in await uow.store.webhooks.subscriptions(tenant_id, event_type=event_type):
+    for sub in await _subscriptions(uow, tenant_id, event_type):
         targets.setdefault(sub.url, sub.id)
     deliveries = [
         WebhookDelivery(
@@ -95,7 +105,7 @@ async def run_completed(
 
 async def interrupt_changed(uow: UnitOfWork, row: Interrupt, event_type: str) -> None:
     """An interrupt event, written only when the tenant subscribes to it."""
-    if not await uow.store.webhooks.subscriptions(row.tenant_id, event_type=event_type):
+    if not await _subscriptions(uow, row.tenant_id, event_type):
         return
     payload = {
         "id": row.id,

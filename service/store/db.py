@@ -1,7 +1,11 @@
 """Engines and sessions for Postgres (asyncpg) and the embedded SQLite file (aiosqlite).
 
-Postgres runs without server-side prepared statements so PgBouncer in transaction mode
-works. SQLite runs in WAL mode and takes the write lock when a transaction begins
+Postgres caches named prepared statements per connection (one round trip per query once
+warm). PgBouncer 1.21+ in transaction mode tracks them (``max_prepared_statements``); for
+older poolers ``prepared_statements=False`` gives every statement a unique name and never
+reuses it, so nothing depends on which server connection runs it.
+
+SQLite runs in WAL mode and takes the write lock when a transaction begins
 (``BEGIN IMMEDIATE``), so concurrent writers queue instead of failing to upgrade.
 """
 
@@ -24,13 +28,24 @@ from sqlalchemy.ext.asyncio import (
 
 READONLY_OPTION = "countersign_readonly"
 
+_NO_PREPARED_STATEMENTS: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": lambda: f"__cs_{uuid.uuid4().hex}__",
+}
+
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, application_name: str = "countersign"
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    application_name: str = "countersign",
+    prepared_statements: bool = True,
 ) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -56,9 +71,7 @@ def create_engine(
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
         connect_args={
-            "statement_cache_size": 0,
-            "prepared_statement_cache_size": 0,
-            "prepared_statement_name_func": lambda: f"__cs_{uuid.uuid4().hex}__",
+            **({} if prepared_statements else _NO_PREPARED_STATEMENTS),
             "server_settings": {"application_name": application_name},
         },
     )

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, tuple_, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import bindparam, delete, func, or_, select, text, tuple_, update
 
 from service.domain.runs import INFLIGHT, RunStatus
 from service.models import Run
@@ -24,6 +23,54 @@ class Lease:
 class Renewal:
     run_id: str
     cancel_requested: str | None
+
+
+_RUN_COLUMNS = [column.name for column in Run.__table__.columns]
+_RUN_ATTRS = {c.name: attr.key for attr in Run.__mapper__.column_attrs for c in attr.columns}
+
+
+def run_from_row(row: Any) -> Run:
+    """A ``Run`` from a ``RETURNING``/``SELECT`` row of every column (no ORM query)."""
+    return Run(**{_RUN_ATTRS[name]: row[name] for name in _RUN_COLUMNS})
+
+
+_CLAIMABLE = """
+    SELECT r.run_id FROM runs r
+    WHERE r.status = 'pending' AND r.available_at <= :now
+      AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')
+      AND NOT EXISTS (
+        SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.status = 'pending'
+          AND (o.created_at < r.created_at
+               OR (o.created_at = r.created_at AND o.run_id < r.run_id)))
+    ORDER BY r.available_at, r.created_at LIMIT 1
+"""
+_CLAIM = """
+    UPDATE runs SET status = 'running', attempt = attempt + 1, fence = fence + 1,
+      lease_owner = :worker, lease_expires_at = :expires, started_at = {started},
+      updated_at = {started}
+    WHERE run_id = ({candidate}) AND status = 'pending'
+    RETURNING {columns}
+"""
+
+
+def _claim_statement(*, postgres: bool) -> Any:
+    columns = ", ".join(f'"{name}"' for name in _RUN_COLUMNS)
+    candidate = _CLAIMABLE + (" FOR UPDATE SKIP LOCKED" if postgres else "")
+    started = "clock_timestamp()" if postgres else ":now"
+    sql = _CLAIM.format(started=started, candidate=candidate, columns=columns)
+    table = Run.__table__.c
+    return (
+        text(sql)
+        .bindparams(
+            bindparam("now", type_=table.available_at.type),
+            bindparam("expires", type_=table.lease_expires_at.type),
+        )
+        .columns(*Run.__table__.columns)
+    )
+
+
+_CLAIM_POSTGRES = _claim_statement(postgres=True)
+_CLAIM_SQLITE = _claim_statement(postgres=False)
 
 
 class RunRepository(Repository):
@@ -69,51 +116,21 @@ class RunRepository(Repository):
         return list((await self.session.scalars(stmt)).all())
 
     async def claim(self, worker_id: str, *, now: datetime, lease_ttl: float) -> Run | None:
-        """Take the oldest claimable run: pending, due, first in its thread, thread not running."""
-        running = aliased(Run)
-        older = aliased(Run)
-        candidate = (
-            select(Run.run_id)
-            .where(
-                Run.status == RunStatus.pending.value,
-                Run.available_at <= now,
-                ~exists().where(
-                    running.thread_id == Run.thread_id, running.status == RunStatus.running.value
-                ),
-                ~exists().where(
-                    older.thread_id == Run.thread_id,
-                    older.status == RunStatus.pending.value,
-                    or_(
-                        older.created_at < Run.created_at,
-                        and_(older.created_at == Run.created_at, older.run_id < Run.run_id),
-                    ),
-                ),
-            )
-            .order_by(Run.available_at, Run.created_at)
-            .limit(1)
-        )
-        started: Any = now
-        if self.postgres:
-            candidate = candidate.with_for_update(skip_locked=True)
-            # the time the claim ran, not the time the worker asked: a run claimed right after
-            # the thread's previous run committed never appears to overlap it
-            started = func.clock_timestamp()
-        stmt = (
-            update(Run)
-            .where(Run.run_id == candidate.scalar_subquery(), Run.status == RunStatus.pending.value)
-            .values(
-                status=RunStatus.running.value,
-                attempt=Run.attempt + 1,
-                fence=Run.fence + 1,
-                lease_owner=worker_id,
-                lease_expires_at=now + timedelta(seconds=lease_ttl),
-                started_at=started,
-                updated_at=started,
-            )
-            .returning(Run)
-            .execution_options(synchronize_session=False)
-        )
-        return (await self.session.scalars(stmt)).one_or_none()
+        """Take the oldest claimable run: pending, due, first in its thread, thread not running.
+
+        One prebuilt statement (the hot path of every run): on Postgres the candidate row is
+        locked ``SKIP LOCKED`` and ``started_at`` is the time the claim ran, not the time the
+        worker asked, so a run claimed right after its thread's previous run committed never
+        appears to overlap it.
+        """
+        stmt = _CLAIM_POSTGRES if self.postgres else _CLAIM_SQLITE
+        params = {
+            "worker": worker_id,
+            "now": now,
+            "expires": now + timedelta(seconds=lease_ttl),
+        }
+        row = (await self.session.execute(stmt, params)).mappings().one_or_none()
+        return None if row is None else run_from_row(row)
 
     async def renew(
         self, worker_id: str, leases: list[Lease], *, now: datetime, lease_ttl: float
@@ -137,11 +154,20 @@ class RunRepository(Repository):
         rows = (await self.session.execute(stmt)).all()
         return [Renewal(run_id=row[0], cancel_requested=row[1]) for row in rows]
 
-    async def _end_lease(self, run_id: str, fence: int, *, now: datetime, **values: Any) -> bool:
+    async def _end_lease(
+        self,
+        run_id: str,
+        fence: int,
+        *,
+        now: datetime,
+        unless_rollback: bool = False,
+        **values: Any,
+    ) -> bool:
         """End the lease of the attempt holding ``fence``; False when fenced out.
 
         Every write that ends an attempt goes through here, guarded by the fencing token
         and ``status = 'running'``: a stale attempt, or one already reaped, changes nothing.
+        ``unless_rollback``: also nothing when a rollback of the run was requested.
         """
         stmt = (
             update(Run)
@@ -149,6 +175,10 @@ class RunRepository(Repository):
             .values(lease_owner=None, lease_expires_at=None, updated_at=now, **values)
             .execution_options(synchronize_session=False)
         )
+        if unless_rollback:
+            stmt = stmt.where(
+                or_(Run.cancel_requested.is_(None), Run.cancel_requested != "rollback")
+            )
         result = await self.session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -160,12 +190,15 @@ class RunRepository(Repository):
         error: Any,
         now: datetime,
         output: Any = None,
+        unless_rollback: bool = False,
     ) -> bool:
-        """Record the end of the attempt holding ``lease``; False when fenced out."""
+        """Record the end of the attempt holding ``lease``; False when fenced out (or, with
+        ``unless_rollback``, when a rollback was requested: ``cancel_requested`` tells)."""
         return await self._end_lease(
             lease.run_id,
             lease.fence,
             now=now,
+            unless_rollback=unless_rollback,
             status=status.value,
             error=error,
             output=output,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -50,6 +51,17 @@ class StoreFactory:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def _options(self, readonly: bool) -> dict[str, Any]:
+        """Read-only work on Postgres runs in autocommit: under READ COMMITTED each statement
+        sees its own snapshot either way, so BEGIN and COMMIT would only cost two round
+        trips. SQLite starts it with a plain BEGIN, so readers never wait for the write lock
+        (writers take it at BEGIN IMMEDIATE)."""
+        if not readonly:
+            return {}
+        if self.dialect == "postgresql":
+            return {"isolation_level": "AUTOCOMMIT"}
+        return {READONLY_OPTION: True}
+
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Store]:
         """One transaction: commits when the block ends, rolls back when it raises.
@@ -59,10 +71,7 @@ class StoreFactory:
         """
         try:
             async with self._sessions() as session:
-                # SQLite: a read-only transaction starts with a plain BEGIN, so readers never
-                # wait for the write lock (writers take it at BEGIN IMMEDIATE).
-                options = {READONLY_OPTION: True} if readonly else {}
-                await session.connection(execution_options=options)
+                await session.connection(execution_options=self._options(readonly))
                 try:
                     yield Store(session)
                 except BaseException:
