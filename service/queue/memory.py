@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from service.queue.port import StreamEvent
+from service.queue.port import EndWatches, StreamEvent
 
 
 class MemoryBell:
@@ -49,6 +49,8 @@ class MemoryEventBus:
         self._replay_seconds = replay_seconds
         self._max_events = max_events
         self._handlers: list[Callable[[str, str], Awaitable[None]]] = []
+        self._ends = EndWatches()
+        self.watch_end = self._ends.watch
 
     def _stream(self, run_id: str) -> _RunStream:
         stream = self._streams.get(run_id)
@@ -80,6 +82,7 @@ class MemoryEventBus:
             stream.done = True
             stream.finished_at = time.monotonic()
             stream.changed.notify_all()
+        self._ends.ended(run_id)
 
     async def has_stream(self, run_id: str) -> bool:
         return run_id in self._streams

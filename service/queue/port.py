@@ -4,12 +4,15 @@ Postgres (or SQLite) is the source of truth for runs. The ``Bell`` only shortens
 time until a worker looks at the ledger; losing a ring costs latency, never a run.
 The ``EventBus`` carries stream parts of a run from the worker that executes it to any
 API process that streams it, keeping them for a replay window so a client can resume
-with ``Last-Event-ID``. Control messages (cancel) reach the worker holding a run.
+with ``Last-Event-ID``. Control messages (cancel) reach the worker holding a run, and
+every process hears that a run ended (``watch_end``: ``/wait`` and ``/join`` wake on it).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,6 +59,34 @@ class EventBus(Protocol):
 
     def on_control(self, handler: Callable[[str, str], Awaitable[None]]) -> None:
         """Register the worker's handler for control actions."""
+
+    def watch_end(self, run_id: str) -> AbstractContextManager[asyncio.Event]:
+        """An event set when this process hears that the run ended (best effort: a
+        waiter also re-reads the ledger now and then)."""
+
+
+class EndWatches:
+    """Waiters for the end of runs in this process, woken by ``ended``."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, set[asyncio.Event]] = {}
+
+    @contextmanager
+    def watch(self, run_id: str) -> Iterator[asyncio.Event]:
+        event = asyncio.Event()
+        self._waiting.setdefault(run_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            waiting = self._waiting.get(run_id)
+            if waiting is not None:
+                waiting.discard(event)
+                if not waiting:
+                    del self._waiting[run_id]
+
+    def ended(self, run_id: str) -> None:
+        for event in self._waiting.get(run_id, ()):
+            event.set()
 
 
 @dataclass

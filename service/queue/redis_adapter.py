@@ -76,7 +76,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from service.queue.port import END_EVENT, StreamEvent
+from service.queue.port import END_EVENT, EndWatches, StreamEvent
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ DEFAULT_PREFIX = "countersign"
 DEFAULT_MAX_CONNECTIONS = 1000
 RING_TIMEOUT = 0.2  # seconds; ring() runs right after a commit, in the request path
 OP_TIMEOUT = 1.0  # seconds; bound of publish/finish/has_stream and of connecting
+ENDED_ACTION = "ended"  # on the control channel: a run ended (wakes /wait and /join)
 CONTROL_TIMEOUT = 0.5  # seconds; send_control also runs after a commit
 BLOCK_SECONDS = 5.0  # longest single server-side block of XREAD / BLPOP
 STREAM_MAXLEN = 10_000  # approximate cap of one run's stream
@@ -331,6 +332,8 @@ class RedisEventBus:
         self._control_timeout = control_timeout
         self._owns_client = owns_client
         self._handlers: list[ControlHandler] = []
+        self._ends = EndWatches()
+        self.watch_end = self._ends.watch
         self._listener: asyncio.Task[None] | None = None
         self._followers: dict[str, _Follower] = {}
         self._subscribed = asyncio.Event()
@@ -357,14 +360,20 @@ class RedisEventBus:
 
     # ---- events ---------------------------------------------------------------------
 
-    async def _append(self, run_id: str, event: str, data: bytes, ttl_ms: int) -> str:
+    async def _append(
+        self, run_id: str, event: str, data: bytes, ttl_ms: int, *, announce: str | None = None
+    ) -> str:
+        """XADD and PEXPIRE (and PUBLISH ``announce`` on the control channel), one round trip."""
         key = self.stream_key(run_id)
         async with asyncio.timeout(self._op_timeout):
-            async with self._client.pipeline(transaction=True) as pipe:
+            # one round trip, no MULTI/EXEC: the TTL is refreshed by every later event too
+            async with self._client.pipeline(transaction=False) as pipe:
                 pipe.xadd(
                     key, {"event": event, "data": data}, maxlen=self._maxlen, approximate=True
                 )
                 pipe.pexpire(key, ttl_ms)
+                if announce is not None:
+                    pipe.publish(self.channel, announce)
                 replies = await pipe.execute()
         return _text(replies[0])
 
@@ -372,7 +381,10 @@ class RedisEventBus:
         return await self._append(run_id, event, data, self._live_ttl_ms)
 
     async def finish(self, run_id: str) -> None:
-        await self._append(run_id, END_EVENT, b"", self._replay_ms)
+        """The end marker, and word to every process that the run ended (``watch_end``)."""
+        ended = json.dumps({"run_id": run_id, "action": ENDED_ACTION})
+        await self._append(run_id, END_EVENT, b"", self._replay_ms, announce=ended)
+        self._ends.ended(run_id)
 
     async def has_stream(self, run_id: str) -> bool:
         """EXISTS; False (logged) when Redis cannot answer: its events are out of reach."""
@@ -582,6 +594,9 @@ class RedisEventBus:
                 raise TypeError("run_id and action must be strings")
         except (ValueError, KeyError, TypeError):
             log.warning("redis: ignoring a malformed control message %r", raw)
+            return
+        if action == ENDED_ACTION:
+            self._ends.ended(run_id)
             return
         for handler in list(self._handlers):
             try:

@@ -62,6 +62,7 @@ class RunRequest:
     feedback_keys: list[str] | None = None
     expected_hashes: dict[str, str] | None = None  # interrupt id -> payload hash the caller saw
     idempotency: tuple[str, str] | None = None  # (Idempotency-Key, hash of the request)
+    run_id: str = field(default_factory=uuid7)  # chosen before it is durable (end watches)
 
 
 async def _cancel_inflight(uow: UnitOfWork, inflight: list[Run], action: CancelAction) -> None:
@@ -102,14 +103,20 @@ async def _thread_for_run(
         uow.store.threads.add(thread)
         return thread, True
     thread_id = resolve_thread_id(principal.tenant_id, raw_thread_id)
-    if await uow.store.threads.get(thread_id, tenant_id=principal.tenant_id) is None:
+    try:
+        existing = await threads.load(
+            uow.store, rt, principal, thread_id, obj=obj, act=act, lock=True
+        )
+    except NotFound:
         if request.if_not_exists != "create":
-            raise threads.not_found()
+            raise
+        found = await uow.store.threads.get(thread_id, tenant_id=principal.tenant_id)
+        if found is not None:  # there, but not the caller's to see: the same 404
+            raise
         await rt.authz.require(principal, "threads", "create")
         created = threads.new_thread(principal, thread_id, {})
         uow.store.threads.add(created)
         return created, False
-    existing = await threads.load(uow.store, rt, principal, thread_id, obj=obj, act=act, lock=True)
     return existing, False
 
 
@@ -190,7 +197,7 @@ async def enqueue(
     ``principal`` None means the service itself (expiry), which needs no permission.
     """
     now = utcnow()
-    run_id = uuid7()
+    run_id = request.run_id
     inflight = (
         []
         if temporary
@@ -374,28 +381,50 @@ async def delete(rt: Runtime, principal: Principal, raw_thread_id: str, run_id: 
         await uow.store.runs.delete(run.run_id, tenant_id=principal.tenant_id)
 
 
-async def _drain(events: AsyncIterator[StreamEvent]) -> None:
-    async for _ in events:
-        pass
+async def _reread(rt: Runtime, principal: Principal, run: Run) -> Run:
+    async with rt.transaction(readonly=True) as uow:
+        found = await uow.store.runs.get(run.run_id, tenant_id=principal.tenant_id)
+    if found is None:
+        raise run_not_found()
+    return found
 
 
-async def wait_until_done(rt: Runtime, principal: Principal, run: Run) -> Run:
-    """Block until the run ends, given ``run`` as the caller just read or wrote it.
+async def wait_until_done(
+    rt: Runtime, principal: Principal, run: Run, *, ended: asyncio.Event | None = None
+) -> Run:
+    """Block until the run ends, given ``run`` as the caller read or wrote it.
 
-    Woken by the end of the run's event stream (replayed from its start, so an end that
-    came first is seen at once); the ledger, read after each wake-up or ``WAIT_POLL``
-    seconds without one, says whether it really ended.
+    Woken when this process hears that the run ended (``EventBus.watch_end``), never by
+    polling; the ledger, read after each wake-up (and every ``WAIT_POLL`` seconds, in case
+    the word was lost), says whether it really ended. ``ended``: a watch the caller put in
+    place before ``run`` was written; without one, a watch is put in place here and the
+    ledger read once more, so an end heard of in between is not missed.
     """
+    if ended is None:
+        with rt.bus.watch_end(run.run_id) as watch:
+            current = run if RunStatus(run.status).terminal else await _reread(rt, principal, run)
+            return await _until_ended(rt, principal, current, watch)
+    return await _until_ended(rt, principal, run, ended)
+
+
+async def _until_ended(rt: Runtime, principal: Principal, run: Run, ended: asyncio.Event) -> Run:
     current = run
     while not RunStatus(current.status).terminal:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_drain(rt.bus.subscribe(run.run_id, None)), timeout=WAIT_POLL)
-        async with rt.transaction(readonly=True) as uow:
-            found = await uow.store.runs.get(run.run_id, tenant_id=principal.tenant_id)
-        if found is None:
-            raise run_not_found()
-        current = found
+            await asyncio.wait_for(ended.wait(), timeout=WAIT_POLL)
+        ended.clear()
+        current = await _reread(rt, principal, current)
     return current
+
+
+async def create_and_wait(
+    rt: Runtime, principal: Principal, raw_thread_id: str | None, request: RunRequest
+) -> Run:
+    """``/runs/wait``: create the run, then wait for its end (watched before it is durable)."""
+    with rt.bus.watch_end(request.run_id) as ended:
+        run = await create(rt, principal, raw_thread_id, request)
+        mine = run.run_id == request.run_id  # not a run replayed by its Idempotency-Key
+        return await wait_until_done(rt, principal, run, ended=ended if mine else None)
 
 
 async def final_values(rt: Runtime, principal: Principal, run: Run) -> Any:
@@ -414,8 +443,9 @@ async def final_values(rt: Runtime, principal: Principal, run: Run) -> Any:
 
 
 async def join(rt: Runtime, principal: Principal, raw_thread_id: str, run_id: str) -> Any:
-    run = await get(rt, principal, raw_thread_id, run_id)
-    done = await wait_until_done(rt, principal, run)
+    with rt.bus.watch_end(run_id) as ended:
+        run = await get(rt, principal, raw_thread_id, run_id)  # read once the watch is in place
+        done = await wait_until_done(rt, principal, run, ended=ended)
     return await final_values(rt, principal, done)
 
 

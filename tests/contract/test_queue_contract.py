@@ -305,6 +305,20 @@ async def test_control_message_reaches_the_registered_handler(kit: QueueKit) -> 
     assert also == received
 
 
+async def test_the_end_of_a_run_wakes_its_watchers_in_every_process(kit: QueueKit) -> None:
+    api, worker = kit.bus(), kit.peer_bus()
+    await kit.ready(api)
+    run, other = new_run(), new_run()
+    with api.watch_end(run) as ended, api.watch_end(other) as not_ended:
+        assert not ended.is_set()
+        await worker.publish(run, "values", payload(1))
+        await asyncio.sleep(0.05)
+        assert not ended.is_set()  # events are not the end
+        await worker.finish(run)
+        await asyncio.wait_for(ended.wait(), 5)
+        assert not not_ended.is_set()  # only the watchers of that run
+
+
 # ---- bell: every adapter -----------------------------------------------------------------
 
 

@@ -39,9 +39,11 @@ async def _stream(
     )
 
 
-async def _wait(rt: Runtime, principal: Principal, run: Run) -> JSONResponse:
-    done = await runs.wait_until_done(rt, principal, run)
-    path = _run_path(run)
+async def _wait(
+    rt: Runtime, principal: Principal, raw_thread_id: str | None, body: RunCreate
+) -> JSONResponse:
+    done = await runs.create_and_wait(rt, principal, raw_thread_id, body.to_request())
+    path = _run_path(done)
     return JSONResponse(
         await runs.final_values(rt, principal, done),
         headers={"Location": f"{path}/join", "Content-Location": path},
@@ -82,16 +84,14 @@ async def stream_stateless_run(
 async def wait_run(
     thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
 ) -> JSONResponse:
-    return await _wait(
-        rt, principal, await runs.create(rt, principal, thread_id, body.to_request())
-    )
+    return await _wait(rt, principal, thread_id, body)
 
 
 @router.post("/runs/wait")
 async def wait_stateless_run(
     body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
 ) -> JSONResponse:
-    return await _wait(rt, principal, await runs.create(rt, principal, None, body.to_request()))
+    return await _wait(rt, principal, None, body)
 
 
 @router.get("/threads/{thread_id}/runs", response_model=list[RunOut])
