@@ -202,7 +202,7 @@ class RunWorker:
             log.error("run task crashed", exc_info=task.exception())
 
     async def _claim(self) -> Run | None:
-        async with self.rt.transaction() as uow:
+        async with self.rt.transaction(single_statement=True) as uow:
             run = await uow.store.runs.claim(
                 self.config.worker_id, now=utcnow(), lease_ttl=self.config.lease_ttl
             )

@@ -356,7 +356,7 @@ async def _expire(rt: Runtime, candidate: Interrupt, *, now: datetime) -> bool:
         )
         if closed != 1:
             raise Conflict("interrupt changed while expiring")  # rolls this one back
-        row.status = InterruptStatus.expired.value
+        uow.store.interrupts.mark(row, InterruptStatus.expired)
         await interrupt_index.announce(uow, row, "interrupt.expired", owner=thread.owner)
         await audit.record(
             uow,

@@ -49,8 +49,9 @@ async def announce(uow: UnitOfWork, row: Interrupt, event: str, *, owner: str) -
     await webhooks.interrupt_changed(uow, row, event)
 
 
-async def tenant_settings(store: Store, tenant_id: str) -> TenantSettings:
-    tenant = await store.tenants.get(tenant_id)
+async def tenant_settings(store: Store, tenant_id: str, *, lock: bool = False) -> TenantSettings:
+    """The tenant's settings; ``lock`` keeps its row locked (see ``TenantRepository.get``)."""
+    tenant = await store.tenants.get(tenant_id, lock=lock)
     return TenantSettings.model_validate(tenant.settings if tenant else {})
 
 
@@ -111,7 +112,7 @@ async def sync(
         [row.id for row in stale], tenant_id=tenant_id, status=InterruptStatus.cancelled, now=now
     )
     for row in stale:
-        row.status = InterruptStatus.cancelled.value
+        store.interrupts.mark(row, InterruptStatus.cancelled)
         await announce(uow, row, "interrupt.cancelled", owner=owner)
     await store.flush()
     decided = await store.interrupts.awaiting_resume(
@@ -211,7 +212,8 @@ async def resolve_for_resume(
     if expected_hashes and not set(expected_hashes) <= set(by_id):
         raise AlreadyDecided()  # a decision on a named interrupt lost the race
     answers = map_resume(resume, pending)
-    settings = await tenant_settings(uow.store, principal.tenant_id)
+    # locked now: the audit records below append to the tenant's chain (same row)
+    settings = await tenant_settings(uow.store, principal.tenant_id, lock=True)
     for interrupt_id, value in answers.items():
         row = by_id[interrupt_id]
         expected = (expected_hashes or {}).get(interrupt_id)
@@ -234,7 +236,7 @@ async def resolve_for_resume(
         )
         if closed != 1:
             raise AlreadyDecided()
-        row.status = InterruptStatus.resolved.value
+        uow.store.interrupts.mark(row, InterruptStatus.resolved)
         await announce(uow, row, "interrupt.resolved", owner=thread.owner)
         await audit.record_for(
             uow,

@@ -60,14 +60,19 @@ class Runtime:
         return results
 
     @asynccontextmanager
-    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
+    async def transaction(
+        self, *, readonly: bool = False, single_statement: bool = False
+    ) -> AsyncIterator[UnitOfWork]:
         """One transaction; queued bells, control messages and events go out after it commits.
 
-        ``readonly`` transactions never wait for SQLite's write lock.
+        ``readonly`` transactions never wait for SQLite's write lock; ``single_statement``
+        says the block writes with one statement (atomic without BEGIN/COMMIT on Postgres).
         """
         jobs = PendingJobs()
         try:
-            async with self.stores.transaction(readonly=readonly) as store:
+            async with self.stores.transaction(
+                readonly=readonly, single_statement=single_statement
+            ) as store:
                 yield UnitOfWork(store=store, jobs=jobs)
         except BaseException:
             jobs.discard()

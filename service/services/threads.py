@@ -103,16 +103,16 @@ async def create(
         if thread_id
         else new_thread_id(principal.tenant_id)
     )
-    async with rt.transaction() as uow:
+    thread = new_thread(principal, full_id, metadata)
+    async with rt.transaction(single_statement=True) as uow:
+        if await uow.store.threads.add_new(thread):
+            return ThreadView(thread, [])
         existing = await uow.store.threads.get(full_id, tenant_id=principal.tenant_id)
-        if existing is not None:
-            if if_exists == "do_nothing":
-                return (await views(uow.store, principal.tenant_id, [existing]))[0]
-            raise Conflict("Thread already exists.")
-        thread = new_thread(principal, full_id, metadata)
-        uow.store.threads.add(thread)
-        await uow.store.flush()
-        return ThreadView(thread, [])
+        if existing is None:  # deleted in between: as if it had just been created
+            raise Conflict("The request conflicts with a concurrent change; retry.")
+        if if_exists == "do_nothing":
+            return (await views(uow.store, principal.tenant_id, [existing]))[0]
+        raise Conflict("Thread already exists.")
 
 
 async def get(rt: Runtime, principal: Principal, thread_id: str) -> ThreadView:

@@ -6,18 +6,24 @@ from sqlalchemy import select, update
 
 from service.models import AuditEvent, Tenant
 from service.store.base import Repository
+from service.store.tenants import audit_head_key
 
 
 class AuditRepository(Repository):
     async def lock_head(self, tenant_id: str) -> tuple[int, str]:
         """The tenant's last sequence number and hash, locked until the transaction ends."""
+        known = self.session.info.get(audit_head_key(tenant_id))
+        if known is not None:  # this transaction holds the tenant row's lock already
+            return int(known[0]), str(known[1])
         stmt = select(Tenant.audit_seq, Tenant.audit_head).where(Tenant.tenant_id == tenant_id)
         if self.postgres:
             stmt = stmt.with_for_update()
         row = (await self.session.execute(stmt)).one()
+        self.session.info[audit_head_key(tenant_id)] = (row[0], row[1])
         return int(row[0]), str(row[1])
 
     async def append(self, event: AuditEvent) -> None:
+        self.session.info[audit_head_key(event.tenant_id)] = (event.seq, event.hash)
         self.session.add(event)
         await self.session.execute(
             update(Tenant)

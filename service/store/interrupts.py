@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select, tuple_, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.domain.interrupts import InboxEntry, InterruptStatus
 from service.models import Interrupt, Thread
@@ -73,6 +74,11 @@ class InterruptRepository(Repository):
         )
         result = await self.session.execute(stmt)
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def mark(row: Interrupt, status: InterruptStatus) -> None:
+        """Show ``row`` with the status ``close`` gave it, without another UPDATE."""
+        set_committed_value(row, "status", status.value)
 
     async def close_for_thread(
         self, thread_id: str, *, tenant_id: str, status: InterruptStatus, now: datetime

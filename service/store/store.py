@@ -51,19 +51,20 @@ class StoreFactory:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def _options(self, readonly: bool) -> dict[str, Any]:
-        """Read-only work on Postgres runs in autocommit: under READ COMMITTED each statement
-        sees its own snapshot either way, so BEGIN and COMMIT would only cost two round
-        trips. SQLite starts it with a plain BEGIN, so readers never wait for the write lock
-        (writers take it at BEGIN IMMEDIATE)."""
-        if not readonly:
-            return {}
+    def _options(self, readonly: bool, single_statement: bool) -> dict[str, Any]:
+        """Read-only work, and a write that is one statement, run in autocommit on Postgres:
+        under READ COMMITTED each statement sees its own snapshot either way, and one
+        statement is atomic by itself, so BEGIN and COMMIT would only cost two round trips.
+        SQLite starts a read-only transaction with a plain BEGIN, so readers never wait for
+        the write lock (writers take it at BEGIN IMMEDIATE)."""
         if self.dialect == "postgresql":
-            return {"isolation_level": "AUTOCOMMIT"}
-        return {READONLY_OPTION: True}
+            return {"isolation_level": "AUTOCOMMIT"} if readonly or single_statement else {}
+        return {READONLY_OPTION: True} if readonly else {}
 
     @asynccontextmanager
-    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Store]:
+    async def transaction(
+        self, *, readonly: bool = False, single_statement: bool = False
+    ) -> AsyncIterator[Store]:
         """One transaction: commits when the block ends, rolls back when it raises.
 
         Database errors become service errors: a unique-constraint race is a 409,
@@ -71,7 +72,8 @@ class StoreFactory:
         """
         try:
             async with self._sessions() as session:
-                await session.connection(execution_options=self._options(readonly))
+                options = self._options(readonly, single_statement)
+                await session.connection(execution_options=options)
                 try:
                     yield Store(session)
                 except BaseException:

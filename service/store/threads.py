@@ -4,11 +4,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from service.models import Thread
 from service.models.base import utcnow
 from service.store.base import Repository
 
+_COLUMN_OF = {attr.key: attr.columns[0] for attr in Thread.__mapper__.column_attrs}
 SORTABLE = {"thread_id", "status", "created_at", "updated_at", "state_updated_at"}
 
 
@@ -27,6 +29,14 @@ class ThreadRepository(Repository):
 
     def add(self, thread: Thread) -> None:
         self.session.add(thread)
+
+    async def add_new(self, thread: Thread) -> bool:
+        """Insert ``thread`` unless its id exists (one statement); False when it did."""
+        values = {c.name: getattr(thread, attr) for attr, c in _COLUMN_OF.items()}
+        dialect_insert = postgresql.insert if self.postgres else sqlite.insert
+        stmt = dialect_insert(Thread).values(values).on_conflict_do_nothing()
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def _filtered(
         self,
