@@ -8,7 +8,8 @@ write, about half of all the statements of a HITL cycle.
 ``BatchCursor`` stands in for the cursor the upstream ``aput``/``aput_writes`` write to: it
 records their ``execute``/``executemany`` calls, and ``statement`` turns them into one
 statement: a CTE that locks the run row if it still holds the fence (``FOR SHARE``), and
-inserts every row from arrays (``unnest``) only if it does. A single statement is its own
+inserts every row (a ``VALUES`` list of scalar parameters: psycopg dumps scalars in C,
+arrays in Python) only if it does. A single statement is its own
 transaction, so either everything is written or, for a stale attempt, nothing.
 """
 
@@ -131,13 +132,16 @@ class BatchCursor:
         for n, (query, rows) in enumerate(merged.items()):
             target = TARGETS[query]
             unique = _unique(rows, target)
-            arrays = ", ".join(f"%s::{t}[]" for t in target.types)
+            row = "(" + ", ".join(f"%s::{t}" for t in target.types) + ")"
+            columns = ", ".join(target.columns)
             # table, columns and types are the constants above, never input
             ctes.append(
-                f"w{n} AS (INSERT INTO {target.table} ({', '.join(target.columns)}) "  # noqa: S608
-                f"SELECT * FROM unnest({arrays}){guard} {target.on_conflict})"
+                f"w{n} AS (INSERT INTO {target.table} ({columns}) "  # noqa: S608
+                f"SELECT * FROM (VALUES {', '.join([row] * len(unique))}) AS v({columns})"
+                f"{guard} {target.on_conflict})"
             )
-            params.extend([list(column) for column in zip(*unique, strict=True)])
+            for values in unique:
+                params.extend(values)
         tail = "SELECT 1 FROM fence" if fence is not None else "SELECT 1"
         return f"WITH {', '.join(ctes)} {tail}", params
 
