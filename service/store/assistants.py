@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 
 from service.models import Assistant
 from service.models.base import utcnow
@@ -11,12 +11,16 @@ from service.store.base import Repository
 SORTABLE = {"assistant_id", "graph_id", "name", "created_at", "updated_at"}
 
 
+_GET = select(Assistant).where(
+    Assistant.assistant_id == bindparam("assistant_id"),
+    Assistant.tenant_id == bindparam("tenant_id"),
+)
+
+
 class AssistantRepository(Repository):
     async def get(self, assistant_id: str, *, tenant_id: str) -> Assistant | None:
-        stmt = select(Assistant).where(
-            Assistant.assistant_id == assistant_id, Assistant.tenant_id == tenant_id
-        )
-        return (await self.session.scalars(stmt)).one_or_none()
+        params = {"assistant_id": assistant_id, "tenant_id": tenant_id}
+        return (await self.session.scalars(_GET, params)).one_or_none()
 
     def add(self, assistant: Assistant) -> None:
         self.session.add(assistant)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service.domain.interrupts import InboxEntry, InterruptStatus
@@ -16,6 +16,17 @@ from service.store.base import Repository
 
 PENDING = InterruptStatus.pending.value
 AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
+
+
+_PENDING_FOR_THREADS = (
+    select(Interrupt)
+    .where(
+        Interrupt.tenant_id == bindparam("tenant_id"),
+        Interrupt.thread_id.in_(bindparam("thread_ids", expanding=True)),
+        Interrupt.status == PENDING,
+    )
+    .order_by(Interrupt.created_at, Interrupt.id)
+)
 
 
 class InterruptRepository(Repository):
@@ -27,16 +38,8 @@ class InterruptRepository(Repository):
     ) -> list[Interrupt]:
         if not thread_ids:
             return []
-        stmt = (
-            select(Interrupt)
-            .where(
-                Interrupt.tenant_id == tenant_id,
-                Interrupt.thread_id.in_(list(thread_ids)),
-                Interrupt.status == PENDING,
-            )
-            .order_by(Interrupt.created_at, Interrupt.id)
-        )
-        return list((await self.session.scalars(stmt)).all())
+        params = {"tenant_id": tenant_id, "thread_ids": list(thread_ids)}
+        return list((await self.session.scalars(_PENDING_FOR_THREADS, params)).all())
 
     async def close(
         self,

@@ -73,15 +73,29 @@ _CLAIM_POSTGRES = _claim_statement(postgres=True)
 _CLAIM_SQLITE = _claim_statement(postgres=False)
 
 
+_GET = select(Run).where(Run.run_id == bindparam("run_id"), Run.tenant_id == bindparam("tenant_id"))
+_GET_OF_THREAD = _GET.where(Run.thread_id == bindparam("thread_id"))
+_INFLIGHT = (
+    select(Run)
+    .where(
+        Run.thread_id == bindparam("thread_id"),
+        Run.tenant_id == bindparam("tenant_id"),
+        Run.status.in_(INFLIGHT),
+    )
+    .order_by(Run.created_at, Run.run_id)
+)
+
+
 class RunRepository(Repository):
     def add(self, run: Run) -> None:
         self.session.add(run)
 
     async def get(self, run_id: str, *, tenant_id: str, thread_id: str | None = None) -> Run | None:
-        stmt = select(Run).where(Run.run_id == run_id, Run.tenant_id == tenant_id)
-        if thread_id is not None:
-            stmt = stmt.where(Run.thread_id == thread_id)
-        return (await self.session.scalars(stmt)).one_or_none()
+        params = {"run_id": run_id, "tenant_id": tenant_id}
+        if thread_id is None:
+            return (await self.session.scalars(_GET, params)).one_or_none()
+        params["thread_id"] = thread_id
+        return (await self.session.scalars(_GET_OF_THREAD, params)).one_or_none()
 
     async def get_by_id(self, run_id: str) -> Run | None:
         """Worker-side read: the worker acts for whichever tenant owns the run it claimed."""
@@ -108,12 +122,8 @@ class RunRepository(Repository):
         return list((await self.session.scalars(stmt)).all())
 
     async def inflight(self, thread_id: str, *, tenant_id: str) -> list[Run]:
-        stmt = (
-            select(Run)
-            .where(Run.thread_id == thread_id, Run.tenant_id == tenant_id, Run.status.in_(INFLIGHT))
-            .order_by(Run.created_at, Run.run_id)
-        )
-        return list((await self.session.scalars(stmt)).all())
+        params = {"thread_id": thread_id, "tenant_id": tenant_id}
+        return list((await self.session.scalars(_INFLIGHT, params)).all())
 
     async def claim(self, worker_id: str, *, now: datetime, lease_ttl: float) -> Run | None:
         """Take the oldest claimable run: pending, due, first in its thread, thread not running.

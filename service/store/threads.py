@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from service.models import Thread
@@ -14,12 +14,30 @@ _COLUMN_OF = {attr.key: attr.columns[0] for attr in Thread.__mapper__.column_att
 SORTABLE = {"thread_id", "status", "created_at", "updated_at", "state_updated_at"}
 
 
+# hot statements are built once: building one costs more than running it
+_GET = select(Thread).where(
+    Thread.thread_id == bindparam("thread_id"), Thread.tenant_id == bindparam("tenant_id")
+)
+_GET_LOCKED = _GET.with_for_update()
+_COLUMNS = Thread.__table__.c
+_SET_STATUS = (
+    update(Thread)
+    .where(Thread.thread_id == bindparam("b_thread_id"), Thread.tenant_id == bindparam("b_tenant"))
+    .values(status=bindparam("b_status"), updated_at=bindparam("b_updated_at"))
+    .execution_options(synchronize_session=False)
+)
+_SET_STATE = _SET_STATUS.values(
+    values=bindparam("b_values", type_=_COLUMNS["values"].type),
+    error=bindparam("b_error", type_=_COLUMNS.error.type),
+    state_updated_at=bindparam("b_state_updated_at"),
+)
+
+
 class ThreadRepository(Repository):
     async def get(self, thread_id: str, *, tenant_id: str, lock: bool = False) -> Thread | None:
-        stmt = select(Thread).where(Thread.thread_id == thread_id, Thread.tenant_id == tenant_id)
-        if lock and self.postgres:
-            stmt = stmt.with_for_update()
-        return (await self.session.scalars(stmt)).one_or_none()
+        stmt = _GET_LOCKED if lock and self.postgres else _GET
+        params = {"thread_id": thread_id, "tenant_id": tenant_id}
+        return (await self.session.scalars(stmt, params)).one_or_none()
 
     async def get_many(self, thread_ids: list[str], *, tenant_id: str) -> list[Thread]:
         if not thread_ids:
@@ -122,15 +140,15 @@ class ThreadRepository(Repository):
         now: datetime | None = None,
     ) -> None:
         now = now or utcnow()
-        changes: dict[str, Any] = {"status": status, "updated_at": now}
+        params: dict[str, Any] = {
+            "b_thread_id": thread_id,
+            "b_tenant": tenant_id,
+            "b_status": status,
+            "b_updated_at": now,
+        }
         if set_values:
-            changes.update(values=values, error=error, state_updated_at=now)
-        stmt = (
-            update(Thread)
-            .where(Thread.thread_id == thread_id, Thread.tenant_id == tenant_id)
-            .values(**changes)
-        )
-        await self.session.execute(stmt)
+            params.update(b_values=values, b_error=error, b_state_updated_at=now)
+        await self.session.execute(_SET_STATE if set_values else _SET_STATUS, params)
 
     async def delete(self, thread_id: str, *, tenant_id: str) -> bool:
         stmt = delete(Thread).where(Thread.thread_id == thread_id, Thread.tenant_id == tenant_id)

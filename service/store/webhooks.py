@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from service.models import OutboxEvent, WebhookDelivery, WebhookSecret, WebhookSubscription
 from service.store.base import Repository
 
 PENDING = "pending"
+
+
+_SUBSCRIPTIONS = (
+    select(WebhookSubscription)
+    .where(WebhookSubscription.tenant_id == bindparam("tenant_id"))
+    .order_by(WebhookSubscription.created_at)
+)
+_ACTIVE_SUBSCRIPTIONS = _SUBSCRIPTIONS.where(WebhookSubscription.active.is_(True))
 
 
 class WebhookRepository(Repository):
@@ -35,12 +43,8 @@ class WebhookRepository(Repository):
     async def subscriptions(
         self, tenant_id: str, *, event_type: str | None = None, active_only: bool = True
     ) -> list[WebhookSubscription]:
-        stmt = select(WebhookSubscription).where(WebhookSubscription.tenant_id == tenant_id)
-        if active_only:
-            stmt = stmt.where(WebhookSubscription.active.is_(True))
-        rows = list(
-            (await self.session.scalars(stmt.order_by(WebhookSubscription.created_at))).all()
-        )
+        stmt = _ACTIVE_SUBSCRIPTIONS if active_only else _SUBSCRIPTIONS
+        rows = list((await self.session.scalars(stmt, {"tenant_id": tenant_id})).all())
         if event_type is None:
             return rows
         return [row for row in rows if event_type in row.events]
