@@ -86,6 +86,29 @@ _INFLIGHT = (
 )
 
 
+_FINISH = (
+    update(Run)
+    .where(
+        Run.run_id == bindparam("b_run_id"),
+        Run.fence == bindparam("b_fence"),
+        Run.status == RunStatus.running.value,
+    )
+    .values(
+        status=bindparam("b_status"),
+        error=bindparam("b_error", type_=Run.__table__.c.error.type),
+        output=bindparam("b_output", type_=Run.__table__.c.output.type),
+        ended_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+    .execution_options(synchronize_session=False)
+)
+_FINISH_UNLESS_ROLLBACK = _FINISH.where(
+    or_(Run.cancel_requested.is_(None), Run.cancel_requested != "rollback")
+)
+
+
 class RunRepository(Repository):
     def add(self, run: Run) -> None:
         self.session.add(run)
@@ -164,20 +187,12 @@ class RunRepository(Repository):
         rows = (await self.session.execute(stmt)).all()
         return [Renewal(run_id=row[0], cancel_requested=row[1]) for row in rows]
 
-    async def _end_lease(
-        self,
-        run_id: str,
-        fence: int,
-        *,
-        now: datetime,
-        unless_rollback: bool = False,
-        **values: Any,
-    ) -> bool:
+    async def _end_lease(self, run_id: str, fence: int, *, now: datetime, **values: Any) -> bool:
         """End the lease of the attempt holding ``fence``; False when fenced out.
 
-        Every write that ends an attempt goes through here, guarded by the fencing token
-        and ``status = 'running'``: a stale attempt, or one already reaped, changes nothing.
-        ``unless_rollback``: also nothing when a rollback of the run was requested.
+        Every write that ends an attempt goes through here (or ``finish``, the same update
+        built once), guarded by the fencing token and ``status = 'running'``: a stale
+        attempt, or one already reaped, changes nothing.
         """
         stmt = (
             update(Run)
@@ -185,10 +200,6 @@ class RunRepository(Repository):
             .values(lease_owner=None, lease_expires_at=None, updated_at=now, **values)
             .execution_options(synchronize_session=False)
         )
-        if unless_rollback:
-            stmt = stmt.where(
-                or_(Run.cancel_requested.is_(None), Run.cancel_requested != "rollback")
-            )
         result = await self.session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -204,16 +215,17 @@ class RunRepository(Repository):
     ) -> bool:
         """Record the end of the attempt holding ``lease``; False when fenced out (or, with
         ``unless_rollback``, when a rollback was requested: ``cancel_requested`` tells)."""
-        return await self._end_lease(
-            lease.run_id,
-            lease.fence,
-            now=now,
-            unless_rollback=unless_rollback,
-            status=status.value,
-            error=error,
-            output=output,
-            ended_at=now,
-        )
+        params = {
+            "b_run_id": lease.run_id,
+            "b_fence": lease.fence,
+            "b_status": status.value,
+            "b_error": error,
+            "b_output": output,
+            "b_now": now,
+        }
+        stmt = _FINISH_UNLESS_ROLLBACK if unless_rollback else _FINISH
+        result = await self.session.execute(stmt, params)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def release(self, lease: Lease, *, now: datetime) -> bool:
         """Give a run back to the queue (graceful shutdown); the attempt does not count."""
