@@ -1,5 +1,5 @@
 # The README's commands. `make run` serves the embedded default; `make test` runs everything CI runs.
-.PHONY: run install services lint test test-fast clean
+.PHONY: run install services lint test test-pgbouncer test-fast clean
 
 run: install
 	.venv/bin/countersign serve
@@ -21,6 +21,16 @@ lint: install
 test: install services lint
 	sh scripts/browser.sh
 	.venv/bin/python -m pytest
+	$(MAKE) test-pgbouncer
+
+# The SDK end-to-end test and R1/R10 again, through Debian's PgBouncer (1.18) in transaction
+# pooling mode, with COUNTERSIGN_DB_PREPARED_STATEMENTS=false (tests/fixtures/pgbouncer.py).
+test-pgbouncer: install services
+	sh scripts/pgbouncer.sh
+	COUNTERSIGN_TEST_PGBOUNCER=1 .venv/bin/python -m pytest -p no:cacheprovider \
+		"tests/e2e/test_sdk.py" -k "postgres or r1_worker_killed or r10_racing" \
+		tests/reliability/test_crash_recovery.py::test_r1_worker_killed_before_the_interrupt \
+		tests/reliability/test_concurrency.py::test_r10_racing_resumes
 
 test-fast: install
 	.venv/bin/python -m pytest -x -q tests/unit

@@ -36,8 +36,6 @@ FENCE_KEY = "__countersign_fence__"
 _fence: ContextVar[tuple[str, int] | None] = ContextVar("countersign_fence", default=None)
 _batching: ContextVar[bool] = ContextVar("countersign_batching", default=False)
 
-FENCE_CHECK = "SELECT 1 FROM runs WHERE run_id = %s AND fence = %s AND status = 'running' FOR SHARE"
-
 
 def _fence_of(config: Any) -> tuple[str, int] | None:
     value = (config or {}).get("configurable", {}).get(FENCE_KEY)
@@ -58,8 +56,8 @@ class PooledPostgresSaver(AsyncPostgresSaver):
     that run checks, in the same statement (``batched_writes``), that the run is still
     ``running`` under that fence, holding a share lock on the run row until it commits. A stale
     attempt (its lease was taken over, the fence bumped) writes nothing: it gets
-    ``FencedWrite``. The pool's connections set ``idle_in_transaction_session_timeout``,
-    which bounds how long a paused process can hold that lock.
+    ``FencedWrite``. The lock lives as long as that one statement, so a paused process
+    holds none.
     """
 
     async def aput(self, config: Any, *args: Any, **kwargs: Any) -> Any:
@@ -88,7 +86,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             await self._write_batch(batch, _fence.get())
             return
         try:
-            async with self._fenced_cursor(pipeline=pipeline) as cur:
+            async with self._pooled_cursor(pipeline=pipeline) as cur:
                 yield cur
         except psycopg.OperationalError as exc:
             # the connection broke (server restart, terminated backend): not the graph's
@@ -112,20 +110,14 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             raise FencedWrite("checkpoint write of a stale run attempt")
 
     @asynccontextmanager
-    async def _fenced_cursor(self, *, pipeline: bool) -> AsyncIterator[Any]:
+    async def _pooled_cursor(self, *, pipeline: bool) -> AsyncIterator[Any]:
         assert isinstance(self.conn, AsyncConnectionPool)
-        fence = _fence.get()
         async with self.conn.connection() as conn:
-            if pipeline or fence is not None:
+            if pipeline:  # several statements that belong together: one transaction
                 async with (
                     conn.transaction(),
                     conn.cursor(binary=True, row_factory=dict_row) as cur,
                 ):
-                    if fence is not None:
-                        await cur.execute(FENCE_CHECK, fence)
-                        if await cur.fetchone() is None:
-                            FENCED_WRITES.labels("checkpoint").inc()
-                            raise FencedWrite("checkpoint write of a stale run attempt")
                     yield cur
             else:
                 async with conn.cursor(binary=True, row_factory=dict_row) as cur:
@@ -181,12 +173,30 @@ def is_postgres_url(url: str) -> bool:
 
 
 async def _setup_postgres(url: str, saver: PooledPostgresSaver) -> None:
+    """``setup()`` unless the checkpoint tables are already at the saver's last migration
+    (``countersign migrate`` ran), one process at a time.
+
+    The usual start only reads the migration version: behind a transaction-mode pooler a
+    session advisory lock would outlive its server connection, and a transaction-scoped one
+    would wait forever for the saver's ``CREATE INDEX CONCURRENTLY``.
+    """
     async with await AsyncConnection.connect(url, autocommit=True, prepare_threshold=None) as conn:
+        if await _migrated(conn, len(saver.MIGRATIONS) - 1):
+            return
         await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
         try:
             await saver.setup()
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
+
+
+async def _migrated(conn: AsyncConnection[Any], last: int) -> bool:
+    try:
+        cursor = await conn.execute("SELECT max(v) FROM checkpoint_migrations")
+    except psycopg.errors.UndefinedTable:
+        return False
+    row = await cursor.fetchone()
+    return row is not None and row[0] == last
 
 
 @asynccontextmanager
@@ -208,8 +218,6 @@ async def open_checkpointer(
                 "prepare_threshold": 5 if prepared_statements else None,
                 "row_factory": dict_row,
                 "application_name": application_name,
-                # a paused process holds a fence lock (above) for 10 s at most
-                "options": "-c idle_in_transaction_session_timeout=10s",
             },
             check=_check_without_round_trip,
         )

@@ -43,6 +43,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from tests.fixtures import pgbouncer
 from tests.fixtures.app import TEST_SECRET
 from tests.fixtures.live import LiveServer, free_port, start_server
 
@@ -398,7 +399,7 @@ class Cluster:
         return {
             MARKER: self._owner,
             "COUNTERSIGN_ENV": "test",
-            "COUNTERSIGN_DATABASE_URL": self.dsn,
+            "COUNTERSIGN_DATABASE_URL": pgbouncer.pooled(self.dsn),
             "COUNTERSIGN_REDIS_URL": self.redis_url,
             "COUNTERSIGN_JWT_SECRET": TEST_SECRET,
             "COUNTERSIGN_GRAPHS_CONFIG": str(GRAPHS_CONFIG),
@@ -415,6 +416,7 @@ class Cluster:
             "HITL_FAILPOINTS": "",
             "HITL_SINK_URL": self.sink.url,
             "HITL_LEDGER_DSN": self.dsn,
+            **pgbouncer.pooled_env(),
             **self._extra_env,
         }
 
@@ -487,11 +489,14 @@ class Cluster:
                 "interrupt_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
             )
 
-    def _cli(self, *args: str, timeout: float = 120) -> str:
+    def _cli(self, *args: str, timeout: float = 120, direct: bool = False) -> str:
+        env = {**os.environ, **self.base_env()}
+        if direct:  # as an operator migrates: to Postgres itself, never through a pooler
+            env["COUNTERSIGN_DATABASE_URL"] = self.dsn
         done = subprocess.run(
             [sys.executable, "-m", "service.cli", *args],
             cwd=ROOT,
-            env={**os.environ, **self.base_env()},
+            env=env,
             capture_output=True,
             text=True,
             check=False,
@@ -502,7 +507,7 @@ class Cluster:
         return done.stdout
 
     def _migrate(self) -> None:
-        self._cli("migrate")
+        self._cli("migrate", direct=True)
 
     def _mint(self) -> str:
         roles = [arg for role in ROLES for arg in ("--role", role)]
