@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 READONLY_OPTION = "countersign_readonly"
+NO_AUTOCOMMIT_OPTION = "countersign_no_autocommit"
 
 _NO_PREPARED_STATEMENTS: dict[str, Any] = {
     "statement_cache_size": 0,
@@ -76,6 +77,10 @@ def create_engine(
         },
     )
     _discard_closed_connections(engine)
+    if not prepared_statements:
+        # asyncpg parses and executes in two round trips: outside a transaction a pooler in
+        # transaction mode may send them to two server connections
+        return engine.execution_options(**{NO_AUTOCOMMIT_OPTION: True})
     return engine
 
 

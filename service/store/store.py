@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from service.errors import Conflict, Unavailable
 from service.store.assistants import AssistantRepository
 from service.store.audit import AuditRepository
-from service.store.db import READONLY_OPTION, create_sessionmaker
+from service.store.db import NO_AUTOCOMMIT_OPTION, READONLY_OPTION, create_sessionmaker
 from service.store.idempotency import IdempotencyRepository
 from service.store.interrupts import InterruptRepository
 from service.store.policies import PolicyRepository
@@ -58,6 +58,8 @@ class StoreFactory:
         SQLite starts a read-only transaction with a plain BEGIN, so readers never wait for
         the write lock (writers take it at BEGIN IMMEDIATE)."""
         if self.dialect == "postgresql":
+            if self.engine.get_execution_options().get(NO_AUTOCOMMIT_OPTION):
+                return {}
             return {"isolation_level": "AUTOCOMMIT"} if readonly or single_statement else {}
         return {READONLY_OPTION: True} if readonly else {}
 
