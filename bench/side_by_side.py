@@ -174,8 +174,10 @@ def langgraph_venv(path: Path) -> Path:
         print(f"creating {path} with langgraph-cli[inmem] ...", flush=True)
         if not (path / "bin" / "python").exists():
             subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-        pip = [str(path / "bin" / "python"), "-m", "pip", "install", "-q"]
-        subprocess.run([*pip, "langgraph-cli[inmem]"], check=True)
+        pip = [str(path / "bin" / "python"), "-m", "pip", "install", "langgraph-cli[inmem]"]
+        done = subprocess.run(pip, capture_output=True, text=True)
+        if done.returncode:
+            raise StartError(f"pip install langgraph-cli[inmem] failed:\n{done.stderr[-3000:]}")
     return path
 
 
@@ -274,7 +276,11 @@ def measure(ctx: Ctx, mode: str, target: Target, c: int) -> dict[str, Any]:
     exclude = frozenset({db.pid}) if db else frozenset()
     row: dict[str, Any] = {"mode": mode, "c": c}
     if a.warmup > 0:
-        row["warmup"] = hitl(ctx, target, c, a.warmup, f"hitl-{mode}-c{c}-warmup.log")
+        warm = row["warmup"] = hitl(ctx, target, c, a.warmup, f"hitl-{mode}-c{c}-warmup.log")
+        if not warm.get("cycles"):
+            logs = "".join(f"{s.name} log tail:\n{tail(s.log, 1500)}\n" for s in ctx.servers)
+            why = warm.get("failed") or warm.get("error_samples")
+            raise StartError(f"no cycle completed in the warm-up at c={c}: {why}\n{logs}")
     if db:
         time.sleep(a.stats_settle)  # the warm-up's transactions are all counted before x0
     idle0, x0 = sample(parts, exclude), db.xacts() if db else 0
@@ -422,6 +428,7 @@ def interrupted(signum: int, _frame: Any) -> NoReturn:
 def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     facts = machine()
     work = Path(tempfile.mkdtemp(prefix="side-by-side-"))
     ctx = Ctx(args, work)
@@ -451,7 +458,8 @@ def main() -> int:
                             "".join(f"{s.name} died; log tail:\n{tail(s.log)}\n" for s in dead)
                         )
             except Exception as exc:  # a failed mode must not stop the others
-                print(f"\n[{mode}] FAILED: {exc!r}", file=sys.stderr, flush=True)
+                why = str(exc) if isinstance(exc, StartError) else repr(exc)
+                print(f"\n[{mode}] FAILED: {why}", file=sys.stderr, flush=True)
                 failures.append({"mode": mode, "error": str(exc)})
             finally:
                 ctx.teardown()
@@ -474,4 +482,11 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as stopped:
+        print(
+            f"\ninterrupted ({str(stopped) or 'Ctrl-C'}); everything started was stopped",
+            flush=True,
+        )
+        sys.exit(130)
