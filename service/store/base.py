@@ -30,13 +30,14 @@ class Repository:
     def postgres(self) -> bool:
         return self.dialect == "postgresql"
 
-    async def insert_ignore(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert rows, skipping those whose primary key already exists."""
+    async def insert_ignore(self, table: Any, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert rows, skipping those whose primary key already exists; how many went in."""
         if not rows:
-            return
+            return 0
         dialect_insert = postgresql.insert if self.postgres else sqlite.insert
         stmt = dialect_insert(table).values(list(rows)).on_conflict_do_nothing()
-        await self.session.execute(stmt)
+        result = await self.session.execute(stmt)
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def json_contains(
         self, column: InstrumentedAttribute[Any], wanted: dict[str, Any]

@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from service.models import Thread
 from service.models.base import utcnow
@@ -51,10 +50,7 @@ class ThreadRepository(Repository):
     async def add_new(self, thread: Thread) -> bool:
         """Insert ``thread`` unless its id exists (one statement); False when it did."""
         values = {c.name: getattr(thread, attr) for attr, c in _COLUMN_OF.items()}
-        dialect_insert = postgresql.insert if self.postgres else sqlite.insert
-        stmt = dialect_insert(Thread).values(values).on_conflict_do_nothing()
-        result = await self.session.execute(stmt)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return await self.insert_ignore(Thread.__table__, [values]) == 1
 
     def _filtered(
         self,
