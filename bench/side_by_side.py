@@ -3,6 +3,7 @@
     .venv/bin/python bench/side_by_side.py [--modes dev,embedded,production]
         [--concurrency 1,50] [--duration 60] [--warmup 10] [--json PATH] [--statements]
         [--langgraph-venv .bench/langgraph-venv] [--dev-jobs N] [--keep-logs DIR]
+        [--profile DIR] [--env COUNTERSIGN_NAME=VALUE ...]
 
 Starts each server in turn with only ``refund_agent`` (./graphs/refund_agent.py) registered, and
 drives it with ``bench/hitl_cycle.py`` (the HITL cycle through the official SDK) in a
@@ -33,6 +34,10 @@ invocation (``--duration`` s), with counters read just before and just after it:
   to 10 s late, so they are read ``--stats-settle`` s after the load, minus the idle rate over
   that wait. The bench's own queries go to the ``postgres`` database and never count.
 - RSS (sum over each part's processes) at the start and end of the measured window.
+- ``--profile DIR``: py-spy (``pip install py-spy``) samples every Python server process
+  (GIL holder only, ``--gil``) through the measured window into ``DIR/<mode>-c<c>-<part>.txt``
+  (collapsed stacks); ``bench/profile_summary.py`` reads them. Sampling costs CPU: a profiled
+  run's throughput is not a result.
 
 Only 127.0.0.1 is used; everything started is stopped (also on Ctrl-C) and temp dirs removed.
 Exit status 1 if a server failed to start or died.
@@ -152,6 +157,7 @@ def countersign_env(ctx: Ctx, **extra: str) -> dict[str, str]:
         COUNTERSIGN_GRAPHS_CONFIG=str(ctx.config),
     )
     env.update({f"COUNTERSIGN_{k.upper()}": v for k, v in extra.items()})
+    env.update(item.split("=", 1) for item in ctx.args.env)
     return env
 
 
@@ -271,6 +277,31 @@ def hitl(ctx: Ctx, target: Target, c: int, seconds: float, log: str) -> dict[str
         return {"failed": f"exit {done.returncode}: {tail(path, 1500)}", "cycles": 0, "errors": 0}
 
 
+PYTHON_PARTS = ("dev", "serve", "api", "worker")
+
+
+def profilers(
+    out: Path | None, mode: str, c: int, target: Target, seconds: float
+) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each Python server process for the measured window (none without --profile)."""
+    if out is None:
+        return []
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise StartError("--profile needs py-spy: .venv/bin/pip install py-spy")
+    out.mkdir(parents=True, exist_ok=True)
+    spies = []
+    for part, pid in target.parts.items():
+        if part in PYTHON_PARTS:
+            path = out / f"{mode}-c{c}-{part}.txt"
+            cmd = [spy, "record", "--gil", "--subprocesses", "-f", "raw", "-r", "97"]
+            cmd += ["-d", str(int(seconds)), "-p", str(pid), "-o", str(path)]
+            spies.append(
+                subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+    return spies
+
+
 def measure(ctx: Ctx, mode: str, target: Target, c: int) -> dict[str, Any]:
     a, db, parts = ctx.args, target.db, target.parts
     exclude = frozenset({db.pid}) if db else frozenset()
@@ -291,8 +322,11 @@ def measure(ctx: Ctx, mode: str, target: Target, c: int) -> dict[str, Any]:
     if db:
         db.reset_statements()
     before = sample(parts, exclude)
+    spies = profilers(a.profile, mode, c, target, a.duration)
     result = row["measured"] = hitl(ctx, target, c, a.duration, f"hitl-{mode}-c{c}.log")
     after = sample(parts, exclude)
+    for spy in spies:
+        spy.wait(timeout=60)
     executed = max(1, int(result.get("cycles", 0)) + c)
     cpu = {p: after[p]["cpu_ms"] - before[p]["cpu_ms"] for p in parts}
     row.update(
@@ -412,6 +446,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--json", type=Path, help="write all raw results here")
     p.add_argument("--statements", action="store_true", help="print the top 15 statements")
     p.add_argument("--keep-logs", type=Path, help="copy every server and client log here")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of the Countersign servers, e.g. COUNTERSIGN_WORKER_CONCURRENCY=16",
+    )
+    p.add_argument("--profile", type=Path, help="py-spy the Python servers into this folder")
     args = p.parse_args()
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if unknown := set(args.modes) - set(MODES):

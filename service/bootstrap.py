@@ -7,6 +7,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from service import failpoints
 from service.authz.guard import Authorizer
@@ -15,6 +16,14 @@ from service.engine.executor import GraphEngine
 from service.engine.registry import GraphRegistry
 from service.observability import AUTHZ_LATENCY
 from service.outbound.sender import WebhookSender
+from service.queue.local_socket import (
+    BusHub,
+    HubBell,
+    HubEventBus,
+    SocketBell,
+    SocketEventBus,
+    SocketLink,
+)
 from service.queue.memory import MemoryBell, MemoryEventBus
 from service.queue.port import Bell, EventBus
 from service.queue.redis_adapter import RedisBell, RedisEventBus
@@ -31,13 +40,40 @@ def worker_id(role: str) -> str:
     return f"{role}-{socket.gethostname()}-{os.getpid()}"
 
 
+Probes = dict[str, Callable[[], Awaitable[None]]]
+
+
 @asynccontextmanager
 async def _queue(
-    settings: Settings,
-) -> AsyncIterator[tuple[Bell, EventBus, dict[str, Callable[[], Awaitable[None]]]]]:
-    """The in-process bell and bus (embedded default), or Redis ones shared by processes."""
+    settings: Settings, hub_path: Path | None
+) -> AsyncIterator[tuple[Bell, EventBus, Probes]]:
+    """The bell and bus: Redis ones shared by processes; in the embedded default the
+    in-process ones, served at ``hub_path`` to the worker child of ``countersign serve``,
+    which reaches them through ``settings.bus_socket``."""
+    if settings.bus_socket:
+        link = SocketLink(Path(settings.bus_socket))
+        await link.connect()
+        try:
+            yield SocketBell(link), SocketEventBus(link), {}
+        finally:
+            await link.aclose()
+        return
     if not settings.redis_url:
-        yield MemoryBell(), MemoryEventBus(replay_seconds=settings.stream_replay_seconds), {}
+        replay = settings.stream_replay_seconds
+        if hub_path is None:
+            yield MemoryBell(), MemoryEventBus(replay_seconds=replay), {}
+            return
+        hub = BusHub(hub_path, HubBell(), HubEventBus(replay_seconds=replay))
+        await hub.start()
+
+        async def worker_ready() -> None:
+            if not hub.workers_ready:
+                raise RuntimeError("the worker process is not ready")
+
+        try:
+            yield hub.bell, hub.bus, {"worker": worker_ready}
+        finally:
+            await hub.aclose()
         return
     bell = RedisBell.from_url(settings.redis_url)
     bus = RedisEventBus.from_url(settings.redis_url, replay_seconds=settings.stream_replay_seconds)
@@ -52,7 +88,9 @@ async def _queue(
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, *, role: str, hub_path: Path | None = None
+) -> AsyncIterator[Runtime]:
     engine = create_engine(
         settings.sqlalchemy_url,
         pool_size=settings.db_pool_size,
@@ -71,7 +109,7 @@ async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtim
         prepared_statements=settings.db_prepared_statements,
     )
     try:
-        if settings.embedded:
+        if settings.embedded and not settings.bus_socket:  # the worker child's API did it
             await migrations.upgrade(engine)
         async with (
             open_checkpointer(
@@ -80,7 +118,7 @@ async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtim
                 application_name=f"countersign-{role}-checkpoints",
                 prepared_statements=settings.db_prepared_statements,
             ) as saver,
-            _queue(settings) as (bell, bus, probes),
+            _queue(settings, hub_path) as (bell, bus, probes),
         ):
             registry = GraphRegistry.load(settings.graphs_config, saver)
             stores = StoreFactory(engine)

@@ -43,8 +43,14 @@ def _serve(settings: Settings, *, api_only: bool) -> None:
             f"application/json' -d '{{}}' {url}/assistants/search\n",
             flush=True,
         )
+    worker_process = (
+        not api_only
+        and settings.embedded
+        and settings.runs_worker_in_api
+        and settings.embedded_worker == "process"
+    )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, worker_process=worker_process),
         host=settings.host,
         port=settings.port,
         log_config=None,

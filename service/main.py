@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -15,6 +17,7 @@ from service.api.middleware import EdgeMiddleware
 from service.api.router import include_routes
 from service.auth.jwt import TokenVerifier
 from service.bootstrap import build_worker, open_runtime
+from service.embedded import WorkerChild
 from service.observability import settle_heap
 from service.paths import ui_dist
 from service.services import metrics, policies
@@ -24,13 +27,25 @@ from service.settings import Settings, get_settings
 DEMO_USER = "demo-user"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, worker_process: bool = False) -> FastAPI:
+    """The app; with ``worker_process`` (embedded ``countersign serve``) runs are executed by a
+    worker child process it starts, supervises and stops, over the bus it serves."""
     settings = settings or get_settings()
+    if worker_process:
+        settings = settings.model_copy(update={"run_in_api": False})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         verifier = TokenVerifier(settings)
-        async with open_runtime(settings, role="api") as rt:
+        async with contextlib.AsyncExitStack() as stack:
+            hub_path = None
+            if worker_process:  # a private directory: a short path, nobody else's socket
+                hub_path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "bus.sock"
+            rt = await stack.enter_async_context(
+                open_runtime(settings, role="api", hub_path=hub_path)
+            )
+            if hub_path is not None:
+                await stack.enter_async_context(WorkerChild(hub_path))
             if settings.embedded and settings.demo_tenant:
                 await create_tenant(rt, settings.demo_tenant, "Demo tenant", admins=[DEMO_USER])
                 await policies.grant_members(

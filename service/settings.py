@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     max_attempts: int = 3
     stream_replay_seconds: int = 600
     run_in_api: bool | None = None  # None: True in embedded mode
+    # embedded `countersign serve`: the worker in a child process (both cores) or in the API's
+    embedded_worker: Literal["process", "inline"] = "process"
+    bus_socket: str = ""  # set by `serve` for its worker child: the API's bell and bus
 
     # operations
     worker_health_host: str = "0.0.0.0"  # noqa: S104 - probes and Prometheus reach the pod

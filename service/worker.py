@@ -16,6 +16,7 @@ import time
 
 from service.bootstrap import build_worker, open_runtime
 from service.observability import serve_health, settle_heap
+from service.queue.local_socket import SocketEventBus
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ async def run_worker(settings: Settings, *, grace: float = 30.0) -> None:
             settings.worker_health_port,
             lambda: ready and not stop.is_set(),
             health_stop,
-        ),
+        )
+        if not settings.bus_socket  # the child of `serve`: its API answers for it
+        else health_stop.wait(),
         name="worker-health",
     )
     try:
@@ -46,6 +49,9 @@ async def run_worker(settings: Settings, *, grace: float = 30.0) -> None:
             settle_heap()
             worker.start()
             ready = True
+            if isinstance(rt.bus, SocketEventBus):
+                await rt.bus.ready()
+                rt.bus.on_lost(stop.set)  # the API process is gone: so are we
             log.info(
                 "worker ready in %.2f s (graphs: %s)",
                 time.monotonic() - started,

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 import psycopg
@@ -23,6 +23,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from service import sqlite_inline
 from service.engine.batched_writes import BatchCursor
 from service.errors import FencedWrite, Unavailable
 from service.observability import FENCED_WRITES
@@ -231,10 +232,9 @@ async def open_checkpointer(
         return
     path = Path(url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    async with aiosqlite.connect(str(path)) as conn:
+    async with sqlite_inline.connect(str(path), timeout=10) as conn:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA busy_timeout=10000")
-        sqlite_saver = AsyncSqliteSaver(conn)
+        sqlite_saver = AsyncSqliteSaver(cast(aiosqlite.Connection, conn))
         await sqlite_saver.setup()
         yield sqlite_saver

@@ -20,6 +20,10 @@ class MemoryBell:
         self._event = asyncio.Event()
 
     async def ring(self) -> None:
+        self.rung()
+
+    def rung(self) -> None:
+        """Ring from synchronous code (a ring that arrived from another process)."""
         self._event.set()
 
     async def wait(self, timeout: float) -> bool:
@@ -86,6 +90,10 @@ class MemoryEventBus:
 
     async def has_stream(self, run_id: str) -> bool:
         return run_id in self._streams
+
+    def last_id(self, run_id: str) -> str:
+        """The id of the run's newest event ("0" before any): where ``from_end`` starts now."""
+        return str(self._stream(run_id).end)
 
     async def subscribe(
         self, run_id: str, last_event_id: str | None = None, *, from_end: bool = False

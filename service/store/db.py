@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from service import sqlite_inline
+
 READONLY_OPTION = "countersign_readonly"
 NO_AUTOCOMMIT_OPTION = "countersign_no_autocommit"
 
@@ -52,11 +54,13 @@ def create_engine(
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = parsed.database or ":memory:"
         engine = create_async_engine(
             url,
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
-            connect_args={"timeout": 30},
+            # statements on the event loop's thread, never blocking it on the lock
+            async_creator=lambda: sqlite_inline.connect(path, timeout=30),
             pool_size=pool_size,
             max_overflow=max_overflow,
         )
@@ -105,7 +109,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA busy_timeout=0")  # a locked database is waited for asynchronously
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

@@ -8,14 +8,24 @@ skipping: if Redis is not reachable the Redis tests fail loudly (run `make servi
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 
+from service.queue.local_socket import (
+    BusHub,
+    HubBell,
+    HubEventBus,
+    SocketBell,
+    SocketEventBus,
+    SocketLink,
+)
 from service.queue.memory import MemoryBell, MemoryEventBus
 from service.queue.port import Bell, EventBus
 from service.queue.redis_adapter import RedisBell, RedisEventBus
@@ -70,6 +80,52 @@ class MemoryKit(QueueKit):
 
     def peer_bus(self) -> EventBus:
         return self._bus
+
+
+class SocketKit(QueueKit):
+    """The embedded default's two processes: a hub (the API's in-process adapters served on a
+    Unix socket) and clients (the worker child). ``bus()``/``bell()`` are a client; the first
+    ``peer_*()`` is the hub's own, later ones more clients: every test then runs across the
+    socket in both directions."""
+
+    name = "socket"
+    LINKS = 4
+
+    def __init__(self, replay_seconds: float = 600.0) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="cs-bus-")
+        self.hub = BusHub(Path(self._dir.name) / "bus.sock", HubBell(), HubEventBus(replay_seconds))
+        self.links = [SocketLink(self.hub.path) for _ in range(self.LINKS)]
+        self._peers = 0
+        self._peer_bells = 0
+
+    async def start(self) -> None:
+        await self.hub.start()
+        for link in self.links:
+            await link.connect()
+
+    def bell(self) -> Bell:
+        return SocketBell(self.links[0])
+
+    def peer_bell(self) -> Bell:
+        self._peer_bells += 1
+        if self._peer_bells == 1:
+            return self.hub.bell
+        return SocketBell(self.links[self._peer_bells - 1])
+
+    def bus(self) -> EventBus:
+        return SocketEventBus(self.links[0])
+
+    def peer_bus(self) -> EventBus:
+        self._peers += 1
+        if self._peers == 1:
+            return self.hub.bus
+        return SocketEventBus(self.links[self._peers - 1])
+
+    async def aclose(self) -> None:
+        for link in self.links:
+            await link.aclose()
+        await self.hub.aclose()
+        self._dir.cleanup()
 
 
 class RedisKit(QueueKit):
@@ -159,11 +215,14 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "socket", "redis"])
 async def kit(request: pytest.FixtureRequest) -> AsyncIterator[QueueKit]:
     made: QueueKit
     if request.param == "memory":
         made = MemoryKit()
+    elif request.param == "socket":
+        made = SocketKit()
+        await made.start()
     else:
         made = RedisKit(request.getfixturevalue("redis_url"))
     try:
