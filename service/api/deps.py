@@ -29,7 +29,8 @@ def get_app_state(request: Request) -> AppState:
     return state
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain ``def`` dependency on a thread, a hop per request
     return get_app_state(request).runtime
 
 
