@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -50,6 +51,7 @@ class _RunStream:
 class MemoryEventBus:
     def __init__(self, replay_seconds: float = 600.0, max_events: int = 10_000) -> None:
         self._streams: dict[str, _RunStream] = {}
+        self._finished: deque[tuple[float, str]] = deque()  # (finished_at, run_id), in order
         self._replay_seconds = replay_seconds
         self._max_events = max_events
         self._handlers: list[Callable[[str, str], Awaitable[None]]] = []
@@ -64,9 +66,14 @@ class MemoryEventBus:
         return stream
 
     def _expire(self) -> None:
+        """Drop streams finished before the replay window (oldest first: no scan of the rest)."""
         cutoff = time.monotonic() - self._replay_seconds
-        for run_id in [r for r, s in self._streams.items() if s.done and s.finished_at < cutoff]:
-            del self._streams[run_id]
+        finished = self._finished
+        while finished and finished[0][0] < cutoff:
+            _, run_id = finished.popleft()
+            stream = self._streams.get(run_id)
+            if stream is not None and stream.done and stream.finished_at < cutoff:
+                del self._streams[run_id]
 
     async def publish(self, run_id: str, event: str, data: bytes) -> str:
         stream = self._stream(run_id)
@@ -86,6 +93,7 @@ class MemoryEventBus:
             stream.done = True
             stream.finished_at = time.monotonic()
             stream.changed.notify_all()
+        self._finished.append((stream.finished_at, run_id))
         self._ends.ended(run_id)
 
     async def has_stream(self, run_id: str) -> bool:
