@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from service.api.deps import AppState
 from service.api.errors import add_exception_handlers
@@ -25,6 +26,7 @@ from service.services.tenants import create_tenant
 from service.settings import Settings, get_settings
 
 DEMO_USER = "demo-user"
+CORS_EXPOSED = ["Content-Location", "Location", "X-Request-Id", "Preference-Applied", "Retry-After"]
 
 
 def create_app(settings: Settings | None = None, *, worker_process: bool = False) -> FastAPI:
@@ -93,4 +95,13 @@ def create_app(settings: Settings | None = None, *, worker_process: bool = False
     add_exception_handlers(app)
     include_routes(app, settings.ui_dir or ui_dist())
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    if origins := settings.allowed_origins:  # outermost: preflights never reach authentication
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=CORS_EXPOSED,
+            max_age=600,
+        )
     return app

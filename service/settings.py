@@ -112,6 +112,9 @@ class Settings(BaseSettings):
 
     # limits
     max_body_bytes: int = 1024 * 1024
+    # browser apps on other origins (Agent Inbox, agent-chat-ui, SPAs): None = every origin in the
+    # embedded default (bearer tokens, no cookies), none in production; a JSON list sets them
+    cors_origins: list[str] | None = None
     list_limit_cap: int = 1000
 
     @field_validator("jwt_issuers", mode="before")
@@ -137,6 +140,12 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return not self.database_url
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        if self.cors_origins is not None:
+            return self.cors_origins
+        return ["*"] if self.embedded else []
 
     @property
     def runs_worker_in_api(self) -> bool:

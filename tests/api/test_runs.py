@@ -19,21 +19,43 @@ from tests.fixtures.app import Api
 
 
 class TestBackgroundRuns:
-    async def test_create_answers_202_after_it_is_durable(self, api: Api, tenant: str) -> None:
+    async def test_create_answers_200_with_the_durable_run(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:
             tid = (await new_thread(client))["thread_id"]
             response = await client.post(
                 f"/threads/{tid}/runs", json={"assistant_id": "refund_agent", "input": REFUND_INPUT}
             )
-            assert response.status_code == 202
+            assert response.status_code == 200  # as LangGraph Server: the JS SDK drops a 202's body
             run = response.json()
-            assert response.headers["location"] == f"/threads/{tid}/runs/{run['run_id']}"
+            assert response.headers["content-location"] == f"/threads/{tid}/runs/{run['run_id']}"
+            assert "location" not in response.headers
             assert run["status"] in ("pending", "running")
             assert run["thread_id"] == tid
             stored = await ok(await client.get(f"/threads/{tid}/runs/{run['run_id']}"))
             assert stored["run_id"] == run["run_id"]
             done = await wait_for_status(client, tid, run["run_id"], {"success"})
             assert done["attempt"] == 1
+
+    @pytest.mark.parametrize("prefer", ["respond-async", "wait=5, Respond-Async"])
+    async def test_prefer_respond_async_answers_202_with_location(
+        self, api: Api, tenant: str, prefer: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            body = {"assistant_id": "refund_agent", "input": REFUND_INPUT}
+            response = await client.post(
+                f"/threads/{tid}/runs", json=body, headers={"Prefer": prefer}
+            )
+            assert response.status_code == 202
+            run = response.json()
+            assert response.headers["location"] == f"/threads/{tid}/runs/{run['run_id']}"
+            assert response.headers["preference-applied"] == "respond-async"
+            stateless = await client.post(
+                "/runs",
+                json={"assistant_id": "refund_agent", "input": REFUND_INPUT},
+                headers={"Prefer": prefer},
+            )
+            assert stateless.status_code == 202, stateless.text
 
     async def test_run_stops_at_interrupt_with_success_and_thread_interrupted(
         self, api: Api, tenant: str
@@ -103,7 +125,7 @@ class TestBackgroundRuns:
                 client.post(f"/threads/{tid}/runs", json=body),
                 client.post(f"/threads/{tid}/runs", json=body),
             )
-            assert sorted([first.status_code, second.status_code]) == [202, 409]
+            assert sorted([first.status_code, second.status_code]) == [200, 409]
 
     async def test_several_pending_need_a_map_and_can_be_answered_one_by_one(
         self, api: Api, tenant: str
@@ -114,7 +136,7 @@ class TestBackgroundRuns:
                 await client.post(
                     f"/threads/{tid}/runs", json={"assistant_id": "double_review", "input": {}}
                 ),
-                202,
+                200,
             )
             joined = await ok(await client.get(f"/threads/{tid}/runs/{run['run_id']}/join"))
             by_type = {i["value"]["type"]: i["id"] for i in joined["__interrupt__"]}
@@ -200,7 +222,7 @@ class TestRunInputs:
                     "if_not_exists": "create",
                 },
             )
-            assert created.status_code == 202
+            assert created.status_code == 200
             assert created.json()["thread_id"] == f"{tenant}:nope-1"
 
     @pytest.mark.parametrize(
@@ -246,7 +268,7 @@ class TestRunInputs:
                         },
                     },
                 ),
-                202,
+                200,
             )
             assert run["thread_id"] == tid
             assert "thread_id" not in run["kwargs"]["config"].get("configurable", {})
@@ -277,7 +299,7 @@ class TestStatelessRuns:
                         "on_completion": "keep",
                     },
                 ),
-                202,
+                200,
             )
             done = await wait_for_status(client, run["thread_id"], run["run_id"], {"success"})
             assert done["status"] == "success"
@@ -338,7 +360,7 @@ class TestStreaming:
                         "stream_mode": ["updates", "custom", "debug"],
                     },
                 ),
-                202,
+                200,
             )
             full = parse_sse((await client.get(f"/threads/{tid}/runs/{run['run_id']}/stream")).text)
             assert [e[1] for e in full].count("updates") == 3
@@ -389,7 +411,7 @@ class TestCancelAndMultitask:
                     f"/threads/{tid}/runs",
                     json={"assistant_id": "slow", "input": {"steps": 50, "seconds": 0.1}},
                 ),
-                202,
+                200,
             )
             await wait_for_status(client, tid, run["run_id"], {"running"})
             await asyncio.sleep(0.35)
@@ -409,7 +431,7 @@ class TestCancelAndMultitask:
                     f"/threads/{tid}/runs",
                     json={"assistant_id": "slow", "input": {"steps": 1}, "after_seconds": 60},
                 ),
-                202,
+                200,
             )
             cancelled = await ok(await client.post(f"/threads/{tid}/runs/{run['run_id']}/cancel"))
             assert cancelled["status"] == "interrupted"
@@ -427,7 +449,7 @@ class TestCancelAndMultitask:
             }
             first = await client.post(f"/threads/{tid}/runs", json=body)
             second = await client.post(f"/threads/{tid}/runs", json=body)
-            assert first.status_code == 202
+            assert first.status_code == 200
             assert second.status_code == 409
             assert second.json()["code"] == "thread_busy"
             await wait_for_status(client, tid, first.json()["run_id"], {"success"})
@@ -441,7 +463,7 @@ class TestCancelAndMultitask:
                 "multitask_strategy": "enqueue",
             }
             runs = [
-                await ok(await client.post(f"/threads/{tid}/runs", json=body), 202)
+                await ok(await client.post(f"/threads/{tid}/runs", json=body), 200)
                 for _ in range(4)
             ]
             for run in runs:
@@ -459,7 +481,7 @@ class TestCancelAndMultitask:
                     f"/threads/{tid}/runs",
                     json={"assistant_id": "slow", "input": {"steps": 50, "seconds": 0.1}},
                 ),
-                202,
+                200,
             )
             await wait_for_status(client, tid, first["run_id"], {"running"})
             second = await _one_step_run(client, tid, "interrupt")
@@ -476,7 +498,7 @@ class TestCancelAndMultitask:
                     f"/threads/{tid}/runs",
                     json={"assistant_id": "slow", "input": {"steps": 1, "seconds": 0}},
                 ),
-                202,
+                200,
             )
             await wait_for_status(client, tid, run["run_id"], {"success"})
             await ok(await client.delete(f"/threads/{tid}/runs/{run['run_id']}"), 204)
@@ -489,7 +511,7 @@ async def _one_step_run(client: httpx.AsyncClient, tid: str, strategy: str) -> d
         "input": {"steps": 1, "seconds": 0},
         "multitask_strategy": strategy,
     }
-    run: dict[str, Any] = await ok(await client.post(f"/threads/{tid}/runs", json=body), 202)
+    run: dict[str, Any] = await ok(await client.post(f"/threads/{tid}/runs", json=body), 200)
     return run
 
 
@@ -518,7 +540,7 @@ class TestRollback:
                     f"/threads/{tid}/runs",
                     json={"assistant_id": "slow", "input": {"steps": 50, "seconds": 0.1}},
                 ),
-                202,
+                200,
             )
             await wait_for_status(client, tid, first["run_id"], {"running"})
             await asyncio.sleep(0.3)
@@ -547,7 +569,7 @@ class TestRollback:
         async with api.client(tenant) as client:
             tid = (await new_thread(client))["thread_id"]
             body = {"assistant_id": "slow", "input": {"steps": 2, "seconds": 0}}
-            first = await ok(await client.post(f"/threads/{tid}/runs", json=body), 202)
+            first = await ok(await client.post(f"/threads/{tid}/runs", json=body), 200)
             await asyncio.wait_for(finishing.wait(), timeout=30)
             second = await _one_step_run(client, tid, "rollback")
             proceed.set()
@@ -562,7 +584,7 @@ async def test_stream_past_the_replay_window_sends_a_snapshot(api: Api, tenant: 
                 f"/threads/{tid}/runs",
                 json={"assistant_id": "slow", "input": {"steps": 2, "seconds": 0}},
             ),
-            202,
+            200,
         )
         await wait_for_status(client, tid, run["run_id"], {"success"})
         api.runtime.bus._streams.pop(run["run_id"])  # type: ignore[attr-defined]  # expired

@@ -121,7 +121,7 @@ async def start_run(client: httpx.AsyncClient, thread_id: str, webhook: str) -> 
             f"/threads/{thread_id}/runs",
             json={"assistant_id": "refund_agent", "input": REFUND_INPUT, "webhook": webhook},
         ),
-        202,
+        200,
     )
     await wait_for_status(client, thread_id, run["run_id"], {"success"})
     return run  # type: ignore[no-any-return]

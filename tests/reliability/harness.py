@@ -796,7 +796,10 @@ class Driver:
         payload = {"assistant_id": graph, **body}
         if run_input is not None:
             payload["input"] = run_input
-        reply = await self.api(api).post(f"/threads/{thread_id}/runs", json=payload)
+        # an asynchronous client: answered 202 (the default answer is 200 with the same run)
+        reply = await self.api(api).post(
+            f"/threads/{thread_id}/runs", json=payload, headers={"Prefer": "respond-async"}
+        )
         if expect is not None:
             assert reply.status_code == expect, reply.text
         return reply

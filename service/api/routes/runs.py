@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
@@ -22,11 +22,19 @@ def _run_path(run: Run) -> str:
     return f"/threads/{run.thread_id}/runs/{run.run_id}"
 
 
-def _accepted(run: Run) -> JSONResponse:
+def _created(run: Run, prefer: str | None) -> JSONResponse:
+    """The durable run: ``200`` as LangGraph Server answers (the JS SDK drops a 202's body),
+    ``202`` + ``Location`` when the client asked ``Prefer: respond-async`` (RFC 7240)."""
     path = _run_path(run)
-    return JSONResponse(
-        run_json(run), status_code=202, headers={"Location": path, "Content-Location": path}
-    )
+    asked = {p.strip().split("=", 1)[0].lower() for p in (prefer or "").split(",")}
+    if "respond-async" in asked:
+        headers = {
+            "Location": path,
+            "Content-Location": path,
+            "Preference-Applied": "respond-async",
+        }
+        return JSONResponse(run_json(run), status_code=202, headers=headers)
+    return JSONResponse(run_json(run), headers={"Content-Location": path})
 
 
 async def _stream(
@@ -50,18 +58,25 @@ async def _wait(
     )
 
 
-@router.post("/threads/{thread_id}/runs", status_code=202, response_model=RunOut)
+PreferHeader = Annotated[str | None, Header(alias="Prefer")]
+
+
+@router.post("/threads/{thread_id}/runs", response_model=RunOut)
 async def create_run(
-    thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
+    thread_id: str,
+    body: RunCreate,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    prefer: PreferHeader = None,
 ) -> JSONResponse:
-    return _accepted(await runs.create(rt, principal, thread_id, body.to_request()))
+    return _created(await runs.create(rt, principal, thread_id, body.to_request()), prefer)
 
 
-@router.post("/runs", status_code=202, response_model=RunOut)
+@router.post("/runs", response_model=RunOut)
 async def create_stateless_run(
-    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
+    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep, prefer: PreferHeader = None
 ) -> JSONResponse:
-    return _accepted(await runs.create(rt, principal, None, body.to_request()))
+    return _created(await runs.create(rt, principal, None, body.to_request()), prefer)
 
 
 @router.post("/threads/{thread_id}/runs/stream")
