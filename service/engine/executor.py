@@ -17,6 +17,7 @@ from typing import Any, cast
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.errors import InvalidUpdateError
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Send, StateSnapshot
 
@@ -364,8 +365,10 @@ class GraphEngine:
             new_config = await graph.aupdate_state(
                 {"configurable": configurable}, values, as_node=as_node
             )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidInput(f"Cannot update state: {exc}") from exc
+        except (ValueError, KeyError, TypeError, InvalidUpdateError) as exc:
+            # e.g. a list or a string for a StateGraph (an @entrypoint takes any value)
+            reason = str(exc).split("\n", 1)[0]
+            raise InvalidInput(f"Cannot update state: {reason}") from exc
         ref = _checkpoint_ref(new_config) or {}
         snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
         return ref, self._result(RunStatus.success, snapshot)

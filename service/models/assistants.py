@@ -12,6 +12,8 @@ class Assistant(TenantMixin, TimestampMixin, Base):
     __tablename__ = "assistants"
     __table_args__ = (Index("ix_assistants_tenant_graph", "tenant_id", "graph_id"),)
 
+    # ids are per tenant: another tenant's id must look free, not taken
+    tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)
     assistant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     graph_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))

@@ -51,12 +51,6 @@ async def create(
     if graph_id not in rt.engine.graph_ids:
         raise InvalidInput(f"Unknown graph_id {graph_id!r}.")
     async with rt.transaction() as uow:
-        if assistant_id:
-            existing = await uow.store.assistants.get(assistant_id, tenant_id=principal.tenant_id)
-            if existing is not None:
-                if if_exists == "do_nothing":
-                    return existing
-                raise Conflict("Assistant already exists.")
         assistant = Assistant(
             assistant_id=assistant_id or uuid7(),
             tenant_id=principal.tenant_id,
@@ -68,9 +62,15 @@ async def create(
             metadata_={**metadata, "created_by": principal.subject},
             version=1,
         )
-        uow.store.assistants.add(assistant)
-        await uow.store.flush()
-        return assistant
+        # one statement, so concurrent creates of one id cannot both pass a check
+        if await uow.store.assistants.add_new(assistant):
+            return assistant
+        existing = await uow.store.assistants.get(
+            assistant.assistant_id, tenant_id=principal.tenant_id
+        )
+        if existing is not None and if_exists == "do_nothing":
+            return existing
+        raise Conflict("Assistant already exists.")
 
 
 async def update(

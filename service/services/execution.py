@@ -322,6 +322,7 @@ class RunWorker:
                         status=result.status.value,
                         thread_status=result.thread_status.value,
                         error=result.error,
+                        values=result.values,
                     )
                 if thread is not None and delete_thread:
                     await uow.store.threads.delete(thread.thread_id, tenant_id=run.tenant_id)

@@ -347,9 +347,16 @@ async def cancel(
         cancelled_pending = run.status == RunStatus.pending.value
     if cancelled_pending:
         await _settle_cancelled_pending(rt, principal, run)
-    if wait:
-        await wait_until_done(rt, principal, run)
-    return await get(rt, principal, raw_thread_id, run_id)
+    try:
+        if wait:
+            await wait_until_done(rt, principal, run)
+        return await get(rt, principal, raw_thread_id, run_id)
+    except NotFound:
+        if action is not CancelAction.rollback:
+            raise
+        # rolled back: the run and what it wrote are gone; answer with it as it ended
+        run.status = RunStatus.interrupted.value
+        return run
 
 
 async def _settle_cancelled_pending(rt: Runtime, principal: Principal, run: Run) -> None:

@@ -26,14 +26,14 @@ import orjson
 from service.domain.ids import uuid7
 from service.domain.principal import Principal
 from service.errors import InvalidInput, NotFound
-from service.models import WebhookDelivery, WebhookSecret, WebhookSubscription
+from service.models import OutboxEvent, WebhookDelivery, WebhookSecret, WebhookSubscription
 from service.models.base import utcnow
 from service.outbound import signing
 from service.outbound.sender import SendResult, WebhookSender
 from service.outbound.ssrf import check_url, parse_target
 from service.services import audit
 from service.services.runtime import Runtime, UnitOfWork
-from service.services.webhooks import EVENT_TYPES
+from service.services.webhooks import EVENT_TYPES, delivery_body
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +126,19 @@ async def _claim(rt: Runtime, *, owner: str, batch: int, lease_seconds: float) -
         if not rows:
             return []
         secrets = await uow.store.webhooks.secrets(sorted({row.tenant_id for row in rows}))
-        bodies: dict[str, bytes | None] = {}
+        events: dict[str, OutboxEvent | None] = {}
         jobs: list[_Job] = []
         for row in rows:
-            if row.event_id not in bodies:
+            if row.event_id not in events:
                 event = await uow.store.webhooks.get_event(row.event_id)
                 ok = event is not None and event.tenant_id == row.tenant_id
-                bodies[row.event_id] = event_body(event.payload) if event and ok else None
-            body = bodies[row.event_id]
+                events[row.event_id] = event if ok else None
+            found = events[row.event_id]
+            body = (
+                event_body(delivery_body(found.payload, subscription_id=row.subscription_id))
+                if found is not None
+                else None
+            )
             if body is None:
                 await uow.store.webhooks.finish_attempt(
                     row.id,

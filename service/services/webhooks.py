@@ -16,6 +16,8 @@ from service.models.base import utcnow
 from service.services.runtime import UnitOfWork
 
 RUN_COMPLETED = "run.completed"
+# the body for the run's own ``webhook`` URL, kept beside the envelope subscriptions receive
+RUN_WEBHOOK_BODY = "run_webhook_body"
 INTERRUPT_EVENTS = (
     "interrupt.created",
     "interrupt.resolved",
@@ -44,15 +46,17 @@ async def _write(
     run_id: str | None,
     thread_id: str | None,
     extra_urls: list[str],
+    run_body: dict[str, Any] | None = None,
 ) -> OutboxEvent:
     now = utcnow()
+    envelope = {"type": event_type, "timestamp": now.isoformat(), "data": payload}
     event = OutboxEvent(
         id=uuid7(),
         tenant_id=tenant_id,
         type=event_type,
         run_id=run_id,
         thread_id=thread_id,
-        payload={"type": event_type, "timestamp": now.isoformat(), "data": payload},
+        payload={**envelope, RUN_WEBHOOK_BODY: run_body} if run_body is not None else envelope,
         created_at=now,
     )
     targets: dict[str, str | None] = dict.fromkeys(extra_urls)
@@ -78,8 +82,23 @@ async def _write(
     return event
 
 
+def delivery_body(payload: dict[str, Any], *, subscription_id: str | None) -> dict[str, Any]:
+    """What one delivery of an event posts: the run's own ``webhook`` (no subscription) gets
+    the run as LangGraph Server posts it; subscriptions get the envelope."""
+    if subscription_id is None and RUN_WEBHOOK_BODY in payload:
+        body: dict[str, Any] = payload[RUN_WEBHOOK_BODY]
+        return body
+    return {k: v for k, v in payload.items() if k != RUN_WEBHOOK_BODY}
+
+
 async def run_completed(
-    uow: UnitOfWork, run: Run, *, status: str, thread_status: str | None, error: Any
+    uow: UnitOfWork,
+    run: Run,
+    *,
+    status: str,
+    thread_status: str | None,
+    error: Any,
+    values: Any = None,
 ) -> OutboxEvent:
     """The one outbox event of a finished run (written in its fenced finalize)."""
     payload = {
@@ -100,7 +119,29 @@ async def run_completed(
         run_id=run.run_id,
         thread_id=run.thread_id,
         extra_urls=[run.webhook] if run.webhook else [],
+        run_body=_langgraph_run_body(run, status, error, values) if run.webhook else None,
     )
+
+
+def _langgraph_run_body(run: Run, status: str, error: Any, values: Any) -> dict[str, Any]:
+    """The run at the top level, as LangGraph Server posts to a run's ``webhook``."""
+    body = {
+        "run_id": run.run_id,
+        "thread_id": run.thread_id,
+        "assistant_id": run.assistant_id,
+        "created_at": run.created_at.isoformat() if run.created_at else None,
+        "updated_at": utcnow().isoformat(),
+        "status": status,
+        "metadata": run.metadata_ or {},
+        "kwargs": run.kwargs or {},
+        "multitask_strategy": run.multitask_strategy,
+        "run_started_at": run.started_at.isoformat() if run.started_at else None,
+        "run_ended_at": utcnow().isoformat(),
+        "values": values,
+    }
+    if error:
+        body["error"] = error
+    return body
 
 
 async def interrupt_changed(uow: UnitOfWork, row: Interrupt, event_type: str) -> None:

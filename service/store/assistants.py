@@ -8,6 +8,7 @@ from service.models import Assistant
 from service.models.base import utcnow
 from service.store.base import Repository
 
+_COLUMN_OF = {attr.key: attr.columns[0] for attr in Assistant.__mapper__.column_attrs}
 SORTABLE = {"assistant_id", "graph_id", "name", "created_at", "updated_at"}
 
 
@@ -24,6 +25,16 @@ class AssistantRepository(Repository):
 
     def add(self, assistant: Assistant) -> None:
         self.session.add(assistant)
+
+    async def add_new(self, assistant: Assistant) -> bool:
+        """Insert ``assistant`` unless its tenant has that id (one statement); False then."""
+        now = utcnow()
+        values = {c.name: getattr(assistant, a) for a, c in _COLUMN_OF.items()}
+        values.update(created_at=now, updated_at=now)
+        if await self.insert_ignore(Assistant.__table__, [values]) != 1:
+            return False
+        assistant.created_at = assistant.updated_at = now
+        return True
 
     async def ensure_defaults(self, tenant_id: str, defaults: dict[str, str]) -> None:
         """Create the default assistant (id -> graph id) of each graph, if missing."""

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from tests.api.helpers import ok
 from tests.fixtures.app import Api
 
@@ -85,3 +87,32 @@ class TestAssistantLifecycle:
         assert schemas["graph_id"] == "refund_agent"
         assert "request" in schemas["input_schema"]["properties"]
         assert {n["id"] for n in drawn["nodes"]} >= {"plan", "review", "act"}
+
+
+class TestAssistantIdsPerTenant:
+    async def test_concurrent_creates_with_do_nothing_all_get_the_assistant(
+        self, api: Api, tenant: str
+    ) -> None:
+        body = {
+            "graph_id": "refund_agent",
+            "assistant_id": f"a-{tenant}",
+            "if_exists": "do_nothing",
+        }
+        async with api.client(tenant) as client:
+            replies = await asyncio.gather(
+                *(client.post("/assistants", json=body) for _ in range(12))
+            )
+            assert [r.status_code for r in replies] == [200] * 12, [r.text for r in replies]
+            assert {r.json()["assistant_id"] for r in replies} == {body["assistant_id"]}
+            again = await client.post("/assistants", json={**body, "if_exists": "raise"})
+            assert again.status_code == 409
+
+    async def test_an_id_another_tenant_holds_looks_free(self, api: Api, tenant: str) -> None:
+        body = {"graph_id": "refund_agent", "assistant_id": f"shared-{tenant}", "name": "mine"}
+        async with api.client(tenant) as first, api.client(f"{tenant}-b") as second:
+            assert (await first.post("/assistants", json=body)).status_code == 200
+            theirs = await second.post("/assistants", json={**body, "name": "theirs"})
+            assert theirs.status_code == 200, theirs.text
+            got_first = await ok(await first.get(f"/assistants/{body['assistant_id']}"))
+            got_second = await ok(await second.get(f"/assistants/{body['assistant_id']}"))
+            assert (got_first["name"], got_second["name"]) == ("mine", "theirs")

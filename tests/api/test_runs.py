@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
+from service.api import keepalive
 from tests.api.helpers import (
     REFUND_INPUT,
     new_thread,
@@ -547,6 +548,27 @@ class TestRollback:
             second = await _one_step_run(client, tid, "rollback")
             await _only_the_second_remains(client, tid, first, second)
 
+    @pytest.mark.parametrize("state", ["running", "pending"])
+    async def test_cancel_with_rollback_and_wait_answers_the_run_then_forgets_it(
+        self, api: Api, tenant: str, state: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            body: dict[str, Any] = {"assistant_id": "slow", "input": {"steps": 50, "seconds": 0.1}}
+            if state == "pending":
+                body["after_seconds"] = 60
+            run = await ok(await client.post(f"/threads/{tid}/runs", json=body))
+            await wait_for_status(client, tid, run["run_id"], {state})
+            cancelled = await client.post(
+                f"/threads/{tid}/runs/{run['run_id']}/cancel?wait=true&action=rollback"
+            )
+            assert cancelled.status_code == 200, cancelled.text
+            assert cancelled.json()["run_id"] == run["run_id"]
+            assert cancelled.json()["status"] == "interrupted"
+            gone = await client.get(f"/threads/{tid}/runs/{run['run_id']}")
+            assert gone.status_code == 404
+            assert (await ok(await client.get(f"/threads/{tid}/runs"))) == []
+
     async def test_a_run_whose_graph_ended_as_the_rollback_came_is_still_rolled_back(
         self, api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -590,3 +612,37 @@ async def test_stream_past_the_replay_window_sends_a_snapshot(api: Api, tenant: 
         api.runtime.bus._streams.pop(run["run_id"])  # type: ignore[attr-defined]  # expired
         events = parse_sse((await client.get(f"/threads/{tid}/runs/{run['run_id']}/stream")).text)
     assert events == [("snapshot", "values", {"steps": 2, "seconds": 0, "done": [1, 2]})]
+
+
+class TestKeepAlives:
+    async def test_a_long_wait_sends_newlines_until_its_json(
+        self, api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(keepalive, "INTERVAL", 0.2)
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            body = {"assistant_id": "slow", "input": {"steps": 8, "seconds": 0.1}}
+            waited = await client.post(f"/threads/{tid}/runs/wait", json=body)
+            assert waited.status_code == 200
+            assert waited.content.startswith(b"\n"), waited.content[:20]
+            assert len(waited.json()["done"]) == 8  # JSON parsers skip the newlines
+            other = (await new_thread(client))["thread_id"]
+            started = await ok(await client.post(f"/threads/{other}/runs", json=body))
+            joined = await client.get(f"/threads/{other}/runs/{started['run_id']}/join")
+            assert joined.status_code == 200
+            assert joined.content.startswith(b"\n"), joined.content[:20]
+            assert len(joined.json()["done"]) == 8
+
+    async def test_a_quick_wait_is_plain_json_with_its_headers_and_errors_keep_status(
+        self, api: Api, tenant: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            body = {"assistant_id": "slow", "input": {"steps": 1, "seconds": 0}}
+            waited = await client.post(f"/threads/{tid}/runs/wait", json=body)
+            assert waited.status_code == 200
+            assert waited.content.startswith(b"{")
+            assert waited.headers["content-location"].startswith(f"/threads/{tid}/runs/")
+            missing = await client.post("/threads/nope-9/runs/wait", json=body)
+            assert missing.status_code == 404
+            assert missing.json()["code"] == "not_found"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from tests.api.helpers import new_thread, ok, run_to_interrupt
 from tests.fixtures.app import Api
 
@@ -188,3 +190,25 @@ class TestState:
                 f"/threads/{tid}/state", json={"values": {}, "as_node": "nope"}
             )
         assert response.status_code == 422
+
+
+class TestStateUpdateShapes:
+    @pytest.mark.parametrize(
+        "values", [[{"decision": {"type": "ignore", "args": None}}], [1, 2], "text", 7]
+    )
+    async def test_values_a_state_graph_cannot_take_are_422_and_write_nothing(
+        self, api: Api, tenant: str, values: object
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            await run_to_interrupt(client, tid)
+            before = await ok(await client.get(f"/threads/{tid}/state"))
+            response = await client.post(
+                f"/threads/{tid}/state", json={"values": values, "as_node": "review"}
+            )
+            assert response.status_code == 422, response.text
+            assert response.json()["code"] == "invalid_input"
+            assert "Expected dict" in response.json()["detail"]
+            after = await ok(await client.get(f"/threads/{tid}/state"))
+            assert after["checkpoint"] == before["checkpoint"]  # nothing written
+            assert (await ok(await client.get(f"/threads/{tid}")))["status"] == "interrupted"

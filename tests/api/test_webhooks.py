@@ -268,17 +268,39 @@ class TestDelivery:
             verify(secret, hit.headers, hit.body)
             with pytest.raises(SignatureError):
                 verify(other_secret, hit.headers, hit.body)
-            event = json.loads(hit.body)
-            assert event["type"] == "run.completed"
-            assert event["data"]["run_id"] == run["run_id"]
-            assert event["data"]["thread_id"] == tid
-            assert event["data"]["status"] == "success"
-            assert event["data"]["thread_status"] == "interrupted"
+            posted = json.loads(hit.body)  # the run at the top level, as LangGraph Server posts
+            assert posted["run_id"] == run["run_id"]
+            assert posted["thread_id"] == tid
+            assert posted["assistant_id"] == run["assistant_id"]
+            assert posted["status"] == "success"
+            assert posted["values"]["request"]["order_id"] == REFUND_INPUT["request"]["order_id"]
+            assert posted["run_started_at"]
+            assert posted["run_ended_at"]
+            assert "data" not in posted
+            assert "error" not in posted
 
             assert [d["id"] for d in await deliveries(client, event_id=row["event_id"])] == [
                 row["id"]
             ]
             assert await deliveries(client_b, event_id=row["event_id"]) == []
+
+    async def test_a_run_completed_subscription_gets_the_envelope_the_run_webhook_the_run(
+        self, api: Api, tenant: str, sender: WebhookSender
+    ) -> None:
+        async with Receiver() as subscribed, Receiver() as own, api.client(tenant) as client:
+            principal = Principal(tenant_id=tenant, subject="alice")
+            await webhook_dispatch.create_subscription(
+                api.runtime, principal, url=subscribed.url, events=["run.completed"], allow=LOOPBACK
+            )
+            tid = (await new_thread(client))["thread_id"]
+            run = await start_run(client, tid, own.url)
+            await dispatch_until(api, sender, lambda: bool(subscribed.hits and own.hits))
+            envelope = json.loads(one_event(subscribed.hits).body)
+            assert set(envelope) == {"type", "timestamp", "data"}
+            assert envelope["data"]["run_id"] == run["run_id"]
+            posted = json.loads(one_event(own.hits).body)
+            assert posted["run_id"] == run["run_id"]
+            assert "data" not in posted
 
     async def test_interrupt_created_reaches_subscribers(
         self, api: Api, tenant: str, sender: WebhookSender

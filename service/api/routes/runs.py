@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
 from service.api.deps import PrincipalDep, RuntimeDep
+from service.api.keepalive import keepalive_json
 from service.api.schemas.runs import RunCreate, RunOut, run_json
 from service.api.sse import sse_response
 from service.domain.principal import Principal
@@ -49,13 +50,14 @@ async def _stream(
 
 async def _wait(
     rt: Runtime, principal: Principal, raw_thread_id: str | None, body: RunCreate
-) -> JSONResponse:
-    done = await runs.create_and_wait(rt, principal, raw_thread_id, body.to_request())
-    path = _run_path(done)
-    return JSONResponse(
-        await runs.final_values(rt, principal, done),
-        headers={"Location": f"{path}/join", "Content-Location": path},
-    )
+) -> Response:
+    async def finished() -> tuple[Any, dict[str, str]]:
+        done = await runs.create_and_wait(rt, principal, raw_thread_id, body.to_request())
+        path = _run_path(done)
+        headers = {"Location": f"{path}/join", "Content-Location": path}
+        return await runs.final_values(rt, principal, done), headers
+
+    return await keepalive_json(finished())
 
 
 PreferHeader = Annotated[str | None, Header(alias="Prefer")]
@@ -98,14 +100,12 @@ async def stream_stateless_run(
 @router.post("/threads/{thread_id}/runs/wait")
 async def wait_run(
     thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
-) -> JSONResponse:
+) -> Response:
     return await _wait(rt, principal, thread_id, body)
 
 
 @router.post("/runs/wait")
-async def wait_stateless_run(
-    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
-) -> JSONResponse:
+async def wait_stateless_run(body: RunCreate, rt: RuntimeDep, principal: PrincipalDep) -> Response:
     return await _wait(rt, principal, None, body)
 
 
@@ -149,8 +149,13 @@ async def cancel_run(
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/join")
-async def join_run(thread_id: str, run_id: str, rt: RuntimeDep, principal: PrincipalDep) -> Any:
-    return await runs.join(rt, principal, thread_id, run_id)
+async def join_run(
+    thread_id: str, run_id: str, rt: RuntimeDep, principal: PrincipalDep
+) -> Response:
+    async def joined() -> tuple[Any, dict[str, str]]:
+        return await runs.join(rt, principal, thread_id, run_id), {}
+
+    return await keepalive_json(joined())
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream")
