@@ -53,6 +53,7 @@ class InterruptSnapshot:
     task_id: str
     node: str
     value: Any
+    response_schema: dict[str, Any] | None = None  # JSON schema of the answer, if published
 
 
 @dataclass(frozen=True, slots=True)

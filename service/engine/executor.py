@@ -20,6 +20,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import InvalidUpdateError
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Send, StateSnapshot
+from pydantic import TypeAdapter
 
 from service.domain.runs import InterruptSnapshot, RunResult, RunSpec, RunStatus
 from service.engine.checkpointer import FENCE_KEY, delete_run_checkpoints
@@ -101,9 +102,24 @@ def pending_interrupts(snapshot: StateSnapshot) -> list[InterruptSnapshot]:
                         task_id=task.id,
                         node=task.name,
                         value=jsonable(interrupt.value),
+                        response_schema=_json_schema(getattr(interrupt, "response_schema", None)),
                     )
                 )
     return found
+
+
+def _json_schema(schema: Any) -> dict[str, Any] | None:
+    """An interrupt's ``response_schema`` as JSON schema (a checkpoint already holds it so;
+    a Python type, as ``interrupt()`` takes it, is converted)."""
+    if schema is None:
+        return None
+    if isinstance(schema, dict):
+        return dict(jsonable(schema))
+    try:
+        return dict(TypeAdapter(schema).json_schema())
+    except Exception:  # not a type pydantic can describe: nothing to enforce
+        log.info("response_schema of type %s has no JSON schema", type(schema).__name__)
+        return None
 
 
 def _command(raw: dict[str, Any]) -> Command[Any]:

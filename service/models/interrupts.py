@@ -63,6 +63,10 @@ class Interrupt(TenantMixin, Base):
     agent_inbox: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str | None] = mapped_column(Text, default=None)
     value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    # the JSON schema of the answer, when the interrupt published one (enforced on decisions)
+    response_schema: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONType, nullable=True, default=None
+    )
     payload_hash: Mapped[str] = mapped_column(String(64))
     graph_id: Mapped[str] = mapped_column(String(128))
     checkpoint_id: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from service.domain.ids import resolve_thread_id
-from service.domain.interrupts import InboxEntry, InterruptStatus, payload_hash
+from service.domain.interrupts import TYPE_JOIN, InboxEntry, InterruptStatus, payload_hash
 from service.domain.principal import Principal
 from service.domain.runs import MultitaskStrategy
 from service.domain.tenants import TenantSettings
@@ -62,12 +62,14 @@ class Reach:
     def _allowed(
         self, kind: str, owner: str, wide: frozenset[str] | None, own: frozenset[str] | None
     ) -> bool:
+        """``kind`` may be a batch of tools (``a+b``): every one of them is needed."""
         mine = owner == self.subject
         if self.four_eyes and mine:
             return False
-        if wide is None or kind in wide:
-            return True
-        return mine and (own is None or kind in own)
+        return all(
+            wide is None or part in wide or (mine and (own is None or part in own))
+            for part in kind.split(TYPE_JOIN)
+        )
 
     def can_decide(self, kind: str, owner: str) -> bool:
         return self._allowed(kind, owner, self.any_types, self.own_types)
@@ -138,7 +140,8 @@ async def list_pending(
     after = decode_cursor(cursor) if cursor else None
     async with rt.transaction(readonly=True) as uow:
         who = await reach(rt, principal, uow.store)
-        query = _query(
+        query = await _query(
+            uow.store,
             principal,
             who,
             types=types,
@@ -157,7 +160,8 @@ async def list_pending(
     return InboxPage(rows, encode_cursor(rows[-1]) if more and rows else None, who)
 
 
-def _query(
+async def _query(
+    store: Store,
     principal: Principal,
     who: Reach,
     *,
@@ -165,12 +169,27 @@ def _query(
     types: Sequence[str] | None,
     **kwargs: Any,
 ) -> InboxQuery:
+    wanted = frozenset(types) if types else None
+    decidable = (who.any_types, who.own_types) if decidable_only else None
+    if (wanted is not None or (decidable and decidable[0] is not None)) and (
+        batches := await store.interrupts.pending_batch_types(principal.tenant_id)
+    ):
+        # batches of several tools: a type filter takes those holding one of its tools; what
+        # the caller may decide takes those whose every tool they may decide
+        if wanted is not None:
+            wanted |= {b for b in batches if set(b.split(TYPE_JOIN)) & wanted}
+        if decidable is not None and decidable[0] is not None:
+            wide, own = decidable[0], decidable[1]
+            covered = {b for b in batches if set(b.split(TYPE_JOIN)) <= wide}
+            if own is not None:
+                own = own | {b for b in batches if set(b.split(TYPE_JOIN)) <= wide | own}
+            decidable = (wide | covered, own)
     return InboxQuery(
         tenant_id=principal.tenant_id,
-        types=frozenset(types) if types else None,
+        types=wanted,
         thread_owner=principal.subject if who.read_own_only else None,
         not_owner=principal.subject if decidable_only and who.four_eyes else None,
-        decidable=(who.any_types, who.own_types, principal.subject) if decidable_only else None,
+        decidable=(*decidable, principal.subject) if decidable is not None else None,
         **kwargs,
     )
 
@@ -180,7 +199,7 @@ async def counts(
 ) -> dict[str, int]:
     async with rt.transaction(readonly=True) as uow:
         who = await reach(rt, principal, uow.store)
-        query = _query(principal, who, decidable_only=decidable_only, types=None)
+        query = await _query(uow.store, principal, who, decidable_only=decidable_only, types=None)
         return await uow.store.interrupts.counts(query)
 
 

@@ -9,14 +9,15 @@ from typing import Any
 
 from service.domain.ids import uuid7
 from service.domain.interrupts import (
-    DecisionType,
+    EDITS,
+    InterruptKind,
     InterruptStatus,
     canonical_json,
     classify,
-    decision_of,
     expiry_from_payload,
     fallback_decision,
     payload_hash,
+    review_decisions,
 )
 from service.domain.principal import Principal
 from service.domain.runs import InterruptSnapshot
@@ -124,8 +125,8 @@ async def sync(
     for key, snap in wanted.items():
         if key in skip:
             continue
-        kind = classify(snap.value)
-        expires_at, default = _expiry(snap.value, kind.type, kind.agent_inbox, settings, now)
+        kind = classify(snap.value, snap.response_schema)
+        expires_at, default = _expiry(snap.value, kind, settings, now)
         row = Interrupt(
             id=uuid7(),
             tenant_id=tenant_id,
@@ -139,6 +140,7 @@ async def sync(
             agent_inbox=kind.agent_inbox,
             description=kind.description,
             value=snap.value,
+            response_schema=snap.response_schema,
             payload_hash=key[1],
             graph_id=graph_id,
             checkpoint_id=checkpoint_id,
@@ -155,11 +157,12 @@ async def sync(
 
 
 def _expiry(
-    value: Any, kind: str, agent_inbox: bool, settings: TenantSettings | None, now: datetime
+    value: Any, kind: InterruptKind, settings: TenantSettings | None, now: datetime
 ) -> tuple[datetime | None, Any]:
-    """When an interrupt expires and what it is then resolved with, if ever."""
+    """When an interrupt expires and what it is then resolved with, if ever (never when
+    nothing is safe to answer with)."""
     expires_at, expires_in, default = expiry_from_payload(value)
-    rule = settings.interrupt_expiry.get(kind) if settings else None
+    rule = settings.interrupt_expiry.get(kind.type) if settings else None
     if expires_at is None and expires_in is not None:
         expires_at = now + timedelta(seconds=expires_in)
     if expires_at is None and rule is not None:
@@ -168,7 +171,14 @@ def _expiry(
         return None, None
     if default is None and rule is not None:
         default = rule.default_decision
-    return expires_at, default if default is not None else fallback_decision(agent_inbox)
+    if default is None:
+        default = fallback_decision(kind)
+    return (expires_at, default) if default is not None else (None, None)
+
+
+def kind_of(row: Interrupt) -> InterruptKind:
+    """How a stored interrupt is reviewed (from its value: the same every time)."""
+    return classify(row.value, row.response_schema)
 
 
 def map_resume(resume: Any, pending: Sequence[Interrupt]) -> dict[str, Any]:
@@ -219,12 +229,13 @@ async def resolve_for_resume(
         expected = (expected_hashes or {}).get(interrupt_id)
         if expected is not None and expected != row.payload_hash:
             raise StaleDecision()
-        decision = decision_of(value, agent_inbox=row.agent_inbox, allowed=row.allowed)
+        decisions = review_decisions(value, kind_of(row), row.response_schema)
         if settings.four_eyes and thread.owner == principal.subject:
             raise Forbidden("Four-eyes rule: you may not decide on a thread you started.")
-        await rt.authz.require_decision(principal, row.type, "decide", owner=thread.owner)
-        if decision is DecisionType.edit:
-            await rt.authz.require_decision(principal, row.type, "edit", owner=thread.owner)
+        for action_type, decision in decisions:  # every action of a batch, by its own type
+            await rt.authz.require_decision(principal, action_type, "decide", owner=thread.owner)
+            if decision in EDITS:
+                await rt.authz.require_decision(principal, action_type, "edit", owner=thread.owner)
         closed = await uow.store.interrupts.close(
             [row.id],
             tenant_id=principal.tenant_id,
@@ -238,20 +249,22 @@ async def resolve_for_resume(
             raise AlreadyDecided()
         uow.store.interrupts.mark(row, InterruptStatus.resolved)
         await announce(uow, row, "interrupt.resolved", owner=thread.owner)
-        await audit.record_for(
-            uow,
-            principal,
-            "interrupt.resolve",
-            "interrupt",
-            row.id,
-            detail={
-                "thread_id": thread.thread_id,
-                "interrupt_id": interrupt_id,
-                "type": row.type,
-                "decision": decision.value,
-                "decision_hash": payload_hash(value),
-                "run_id": run_id,
-            },
-            payload_hash=row.payload_hash,
-        )
+        for index, (action_type, decision) in enumerate(decisions):  # audited per action
+            await audit.record_for(
+                uow,
+                principal,
+                "interrupt.resolve",
+                "interrupt",
+                row.id,
+                detail={
+                    "thread_id": thread.thread_id,
+                    "interrupt_id": interrupt_id,
+                    "type": action_type,
+                    "decision": decision,
+                    "decision_hash": payload_hash(value),
+                    "run_id": run_id,
+                    **({"action": index, "actions": len(decisions)} if len(decisions) > 1 else {}),
+                },
+                payload_hash=row.payload_hash,
+            )
     return answers

@@ -307,7 +307,10 @@ async def update_state(
             [thread.thread_id], tenant_id=principal.tenant_id
         )
         for row in pending:
-            await rt.authz.require_decision(principal, row.type, "decide", owner=thread.owner)
+            for action_type in interrupt_index.kind_of(row).types:
+                await rt.authz.require_decision(
+                    principal, action_type, "decide", owner=thread.owner
+                )
         graph = graph_of(thread) or graph_id
         if graph is None:
             raise Conflict("Thread has no graph yet; start a run or pass a graph.")

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from service.domain.interrupts import InboxEntry, InterruptStatus
+from service.domain.interrupts import TYPE_JOIN, InboxEntry, InterruptStatus
 from service.models import Interrupt, Thread
 from service.store.base import Repository
 
@@ -123,6 +123,20 @@ class InterruptRepository(Repository):
             Interrupt.thread_id == thread_id,
             Interrupt.status == InterruptStatus.resolved.value,
             Interrupt.resume_run_id.in_(list(run_ids)),
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def pending_batch_types(self, tenant_id: str) -> list[str]:
+        """Types of pending batches of several tools (``a+b``): a filter on one tool, or on
+        what a reviewer may decide, is widened to the batches it covers."""
+        stmt = (
+            select(Interrupt.type)
+            .distinct()
+            .where(
+                Interrupt.tenant_id == tenant_id,
+                Interrupt.status == "pending",
+                Interrupt.type.like(f"%{TYPE_JOIN}%"),
+            )
         )
         return list((await self.session.scalars(stmt)).all())
 

@@ -29,7 +29,7 @@ async def paused_publish(client: httpx.AsyncClient) -> dict[str, Any]:
             f"/threads/{thread['thread_id']}/runs",
             json={"assistant_id": "publish_workflow", "input": {"topic": "inbox"}},
         ),
-        202,
+        200,
     )
     await ok(await client.get(f"/threads/{thread['thread_id']}/runs/{run['run_id']}/join"))
     items = (await ok(await client.get("/inbox", params={"type": "publish_post"})))["items"]
@@ -322,7 +322,7 @@ class TestDecisions:
                     await client.post(
                         f"/threads/{tid}/runs", json={"assistant_id": "double_review", "input": {}}
                     ),
-                    202,
+                    200,
                 )
                 await ok(await client.get(f"/threads/{tid}/runs/{run['run_id']}/join"))
             items = (await ok(await client.get("/inbox", params={"graph_id": "double_review"})))[

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from service.api.schemas.common import Body, iso
 from service.api.schemas.runs import run_json
-from service.domain.interrupts import InboxEntry
+from service.domain.interrupts import TYPE_JOIN, InboxEntry, InterruptKind, ReviewKind, classify
 from service.models import Interrupt, Run, Thread
 from service.services.inbox import Reach
 
@@ -45,6 +45,15 @@ class InboxThread(BaseModel):
     metadata: dict[str, Any]
 
 
+class InboxAction(BaseModel):
+    name: str
+    args: Any
+    description: str | None
+    allowed_decisions: list[str]
+    can_decide: bool
+    can_edit: bool
+
+
 class InboxItem(BaseModel):
     id: str
     thread_id: str
@@ -64,6 +73,10 @@ class InboxItem(BaseModel):
     created_at: str
     expires_at: str | None
     age_seconds: float
+    kind: str = Field(description="agent_inbox | hitl_request | tool_approval | raw")
+    actions: list[InboxAction] = Field(
+        default_factory=list, description="the tool calls of a LangChain request, in order"
+    )
     can_decide: bool
     can_edit: bool
     thread: InboxThread
@@ -100,8 +113,28 @@ def entry_of(row: Interrupt, thread: Thread) -> InboxEntry:
     )
 
 
+def _actions(entry: InboxEntry, kind: InterruptKind, who: Reach) -> list[dict[str, Any]]:
+    """Every tool call a LangChain request asks about, with what the caller may do to it."""
+    pending = entry.status == "pending"
+    single = kind.kind is ReviewKind.tool_approval  # its decisions are the row's (schema)
+    return [
+        {
+            "name": action.name,
+            "args": action.args,
+            "description": action.description,
+            "allowed_decisions": list(entry.allowed if single else action.allowed),
+            "can_decide": pending and who.can_decide(action.name, entry.owner),
+            "can_edit": pending and who.can_edit(action.name, entry.owner),
+        }
+        for action in kind.actions
+    ]
+
+
 def item_json(entry: InboxEntry, who: Reach) -> dict[str, Any]:
     pending = entry.status == "pending"
+    kind = classify(entry.value)
+    types = TYPE_JOIN.join(kind.types)  # a batch needs every one of its tools
+    actions = _actions(entry, kind, who)
     return {
         "id": entry.id,
         "thread_id": entry.thread_id,
@@ -121,8 +154,11 @@ def item_json(entry: InboxEntry, who: Reach) -> dict[str, Any]:
         "created_at": iso(entry.created_at),
         "expires_at": iso(entry.expires_at),
         "age_seconds": round((datetime.now(UTC) - entry.created_at).total_seconds(), 3),
-        "can_decide": pending and who.can_decide(entry.type, entry.owner),
-        "can_edit": pending and who.can_edit(entry.type, entry.owner),
+        "kind": kind.kind.value,
+        "actions": actions,
+        "can_decide": pending and who.can_decide(types, entry.owner),
+        "can_edit": pending
+        and (any(a["can_edit"] for a in actions) if actions else who.can_edit(types, entry.owner)),
         "thread": {
             "thread_id": entry.thread_id,
             "owner": entry.owner,
