@@ -2,9 +2,10 @@
 
 The chat model is scripted (no network, no API key) so the demo and the tests are
 deterministic, yet it behaves like a real one: it streams its answer token by token and asks
-for tools with tool calls. Asked about an order, it calls ``lookup_order`` (not reviewed),
-``issue_refund`` (approve, edit or reject) and ``send_email`` (any decision) in one turn; once
-the tools answered, it sums up what happened.
+for tools with tool calls. Asked about an order, it calls four tools in one turn, each reviewed
+with its own choices: ``lookup_order`` (approve or reject), ``issue_refund`` (approve, edit or
+reject), ``send_email`` (any decision) and ``ask_customer`` (a person answers in its place, or
+rejects it); once the tools answered, it sums up what happened.
 
 Two graphs: ``support_agent`` pauses once per model turn with a ``HITLRequest`` (batched);
 ``support_agent_per_call`` pauses once per reviewed tool call with a ``tool_approval``.
@@ -43,6 +44,12 @@ def send_email(to: str, body: str) -> str:
     return f"Emailed {to}."
 
 
+@tool
+def ask_customer(question: str) -> str:
+    """Ask the customer something; a reviewer answers in their place."""
+    return "The customer did not answer."
+
+
 class ScriptedChatModel(BaseChatModel):
     """Plays the agent's part: tool calls for a new question, a summary after the tools."""
 
@@ -57,16 +64,17 @@ class ScriptedChatModel(BaseChatModel):
         last = messages[-1]
         if isinstance(last, ToolMessage):
             answers = [m for m in messages if isinstance(m, ToolMessage)]
-            done = "; ".join(str(m.content) for m in answers[-3:])
+            done = "; ".join(str(m.content) for m in answers[-4:])
             return AIMessage(content=f"Done. {done}")
         text = str(last.content)
-        order = (re.search(r"\b([A-Z]-\d+)\b", text) or re.search(r"(\S+)", text or "x"))
+        order = re.search(r"\b([A-Z]-\d+)\b", text) or re.search(r"(\S+)", text or "x")
         order_id = order.group(1) if order else "A-1"
         amount = float((re.search(r"(\d+(?:\.\d+)?)\s*(?:EUR|€)", text) or [0, 80])[1])
         calls = [
             ("lookup_order", {"order_id": order_id}),
             ("issue_refund", {"order_id": order_id, "amount": amount}),
             ("send_email", {"to": "customer@example.com", "body": f"Your refund for {order_id}."}),
+            ("ask_customer", {"question": "Do you want a replacement?"}),
         ]
         return AIMessage(
             content="Let me take care of that.",
@@ -123,12 +131,13 @@ def _json(value: Any) -> str:
     return json.dumps(value)
 
 
-REVIEW = {
+REVIEW: dict[str, Any] = {
+    "lookup_order": {"allowed_decisions": ["approve", "reject"]},
     "issue_refund": {"allowed_decisions": ["approve", "edit", "reject"]},
     "send_email": True,
-    "lookup_order": False,
+    "ask_customer": {"allowed_decisions": ["respond", "reject"]},
 }
-TOOLS = [lookup_order, issue_refund, send_email]
+TOOLS = [lookup_order, issue_refund, send_email, ask_customer]
 PROMPT = "You are a support agent. Refunds and emails are reviewed by a person."
 
 graph = create_agent(
