@@ -27,12 +27,29 @@ class Environment(StrEnum):
 
 
 class TrustedIssuer(BaseModel):
-    """One token issuer: its own key set, algorithms and audience."""
+    """One token issuer: its own key set, algorithms and audience, and the tenants it may
+    speak for (a token whose tenant claim is not one of them is refused, however well signed)."""
 
     issuer: str
     jwks: str = Field(description="Path to a JWKS file, or an https:// URL serving one")
     algorithms: list[Literal["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]] = ["RS256"]
     audience: str | None = None
+    tenants: Literal["*"] | list[str] | str = Field(
+        description='the tenant it speaks for, a list of them, or "*" for any tenant'
+    )
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenants(cls, value: str | list[str]) -> str | list[str]:
+        if value == "*":
+            return value
+        listed = [value] if isinstance(value, str) else value
+        if not listed:
+            raise ValueError('name its tenants, or "*" for any')
+        return listed
+
+    def speaks_for(self, tenant: str) -> bool:
+        return self.tenants == "*" or tenant in self.tenants
 
 
 DEV_ISSUER = "countersign-dev"

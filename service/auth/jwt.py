@@ -168,6 +168,7 @@ class _KeySet:
 class _IssuerState:
     def __init__(self, trusted: TrustedIssuer, audience: str) -> None:
         self.issuer = trusted.issuer
+        self.speaks_for = trusted.speaks_for
         self.source = trusted.jwks
         self.algorithms: tuple[str, ...] = tuple(dict.fromkeys(trusted.algorithms))
         self.audience = audience
@@ -303,7 +304,11 @@ class TokenVerifier:
             algorithms, audience, issuer = state.algorithms, state.audience, state.issuer
 
         claims = self._decode(token, key, algorithms, audience, issuer)
-        return self._principal(claims), float(claims["exp"])
+        principal = self._principal(claims)
+        if issuer != self._dev_issuer and not self._issuers[issuer].speaks_for(principal.tenant_id):
+            # a tenant is bound to its issuer: issuer B's valid token may not claim tenant A
+            raise _reject("tenant not among the issuer's", _UNTRUSTED)
+        return principal, float(claims["exp"])
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

@@ -194,25 +194,30 @@ def settings(tmp_path: Path) -> Settings:
     issuers = [
         TrustedIssuer(
             issuer=ISS_RSA,
+            tenants="*",
             jwks=write_jwks(
                 tmp_path / "rsa.json", [rsa_jwk(RSA_1, "rsa-1"), rsa_jwk(RSA_2, "rsa-2")]
             ),
         ),
         TrustedIssuer(
             issuer=ISS_EC,
+            tenants=["acme", "globex"],
             jwks=write_jwks(tmp_path / "ec.json", [ec_jwk(EC_1, "ec-1"), ec_jwk(EC_2, "ec-2")]),
             algorithms=["ES256"],
         ),
         TrustedIssuer(
             issuer=ISS_SINGLE,
+            tenants="globex",
             jwks=write_jwks(tmp_path / "single.json", [*junk, rsa_jwk(RSA_3, "rsa-3")]),
         ),
         TrustedIssuer(
             issuer=ISS_TWIN,
+            tenants="*",
             jwks=write_jwks(tmp_path / "twin.json", [rsa_jwk(RSA_TWIN, "rsa-1")]),
         ),
         TrustedIssuer(
             issuer=ISS_MIXED,
+            tenants="*",
             jwks=write_jwks(
                 tmp_path / "mixed.json", [rsa_jwk(RSA_1, "rsa-1"), ec_jwk(EC_1, "ec-1")]
             ),
@@ -408,7 +413,7 @@ async def test_hs_disabled_without_secret(tmp_path: Path) -> None:
         env=Environment.production,
         jwt_secret="",
         database_url="postgresql://app@localhost/countersign",
-        jwt_issuers=[TrustedIssuer(issuer=ISS_RSA, jwks=jwks)],
+        jwt_issuers=[TrustedIssuer(issuer=ISS_RSA, jwks=jwks, tenants="*")],
     )
     verifier = TokenVerifier(settings)
     error = await assert_rejected(verifier, hs(secret=""))
@@ -519,7 +524,9 @@ async def test_jwks_file_read_once(tmp_path: Path) -> None:
     path = tmp_path / "rsa.json"
     settings = make_settings(
         tmp_path,
-        jwt_issuers=[TrustedIssuer(issuer=ISS_RSA, jwks=write_jwks(path, [rsa_jwk(RSA_1, "k")]))],
+        jwt_issuers=[
+            TrustedIssuer(issuer=ISS_RSA, jwks=write_jwks(path, [rsa_jwk(RSA_1, "k")]), tenants="*")
+        ],
     )
     verifier = TokenVerifier(settings)
     assert (await verifier.verify(rs(kid="k"))).tenant_id == "acme"
@@ -530,7 +537,7 @@ async def test_jwks_file_read_once(tmp_path: Path) -> None:
 
 
 async def test_missing_jwks_file_is_401(tmp_path: Path) -> None:
-    issuer = TrustedIssuer(issuer=ISS_RSA, jwks=str(tmp_path / "absent.json"))
+    issuer = TrustedIssuer(issuer=ISS_RSA, jwks=str(tmp_path / "absent.json"), tenants="*")
     verifier = TokenVerifier(make_settings(tmp_path, jwt_issuers=[issuer]))
     error = await assert_rejected(verifier, rs())
     assert error.detail == "Token signing keys unavailable."
@@ -553,7 +560,7 @@ class FakeIdp:
 
 
 def url_verifier(tmp_path: Path, idp: FakeIdp, clock: list[float]) -> TokenVerifier:
-    issuer = TrustedIssuer(issuer=ISS_URL, jwks=JWKS_URL)
+    issuer = TrustedIssuer(issuer=ISS_URL, jwks=JWKS_URL, tenants="acme")
     verifier = TokenVerifier(make_settings(tmp_path, jwt_issuers=[issuer]))
     verifier._client = httpx.AsyncClient(transport=httpx.MockTransport(idp.handler))
     verifier._clock = lambda: clock[0]
@@ -617,12 +624,12 @@ async def test_jwks_url_unavailable_is_401_and_backs_off(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     "issuers",
     [
-        [TrustedIssuer(issuer=ISS_URL, jwks="http://idp.example.test/jwks.json")],
+        [TrustedIssuer(issuer=ISS_URL, jwks="http://idp.example.test/jwks.json", tenants="*")],
         [
-            TrustedIssuer(issuer=ISS_RSA, jwks="a.json"),
-            TrustedIssuer(issuer=ISS_RSA, jwks="b.json"),
+            TrustedIssuer(issuer=ISS_RSA, jwks="a.json", tenants="*"),
+            TrustedIssuer(issuer=ISS_RSA, jwks="b.json", tenants="*"),
         ],
-        [TrustedIssuer(issuer=DEV_ISS, jwks="a.json")],
+        [TrustedIssuer(issuer=DEV_ISS, jwks="a.json", tenants="*")],
     ],
     ids=["plain-http-jwks", "duplicate-issuer", "issuer-collides-with-hs-issuer"],
 )
@@ -658,7 +665,45 @@ def test_mint_token_needs_a_secret(tmp_path: Path) -> None:
         env=Environment.production,
         jwt_secret="",
         database_url="postgresql://app@localhost/countersign",
-        jwt_issuers=[TrustedIssuer(issuer=ISS_RSA, jwks="a.json")],
+        jwt_issuers=[TrustedIssuer(issuer=ISS_RSA, jwks="a.json", tenants="*")],
     )
     with pytest.raises(ValueError, match="secret"):
         mint_token(settings, tenant="acme", subject="u")
+
+
+# --------------------------------------------------------------------------- issuer -> tenants
+
+
+@pytest.mark.parametrize(
+    ("iss", "key", "alg", "kid", "tenant", "accepted"),
+    [
+        (ISS_SINGLE, RSA_3, "RS256", "rsa-3", "globex", True),  # its one tenant
+        (ISS_SINGLE, RSA_3, "RS256", "rsa-3", "acme", False),  # another tenant's data
+        (ISS_EC, EC_1, "ES256", "ec-1", "globex", True),  # one of its list
+        (ISS_EC, EC_1, "ES256", "ec-1", "initech", False),
+        (ISS_RSA, RSA_1, "RS256", "rsa-1", "initech", True),  # "*": any tenant
+    ],
+    ids=["one-own", "one-other", "list-own", "list-other", "any"],
+)
+async def test_an_issuer_speaks_only_for_its_tenants(
+    verifier: TokenVerifier, iss: str, key: Any, alg: str, kid: str, tenant: str, accepted: bool
+) -> None:
+    token = rs(iss=iss, key=key, alg=alg, kid=kid, tenant=tenant)
+    if accepted:
+        assert (await verifier.verify(token)).tenant_id == tenant
+    else:
+        error = await assert_rejected(verifier, token)
+        assert "issuer" in error.detail.lower()
+
+
+async def test_the_dev_issuer_speaks_for_any_tenant(verifier: TokenVerifier) -> None:
+    for tenant in ("acme", "globex"):
+        assert (await verifier.verify(hs(tenant=tenant))).tenant_id == tenant
+
+
+def test_an_issuer_must_name_its_tenants(tmp_path: Path) -> None:
+    jwks = str(tmp_path / "k.json")
+    with pytest.raises(ValueError, match="name its tenants"):
+        TrustedIssuer(issuer=ISS_RSA, jwks=jwks, tenants=[])
+    with pytest.raises(ValueError, match="Field required"):
+        TrustedIssuer(issuer=ISS_RSA, jwks=jwks)  # type: ignore[call-arg]
