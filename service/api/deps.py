@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from service.auth.jwt import TokenVerifier
 from service.domain.principal import Principal
-from service.errors import NotAuthenticated
+from service.errors import BadRequest, NotAuthenticated
 from service.services.runtime import Runtime
 from service.services.tenants import ensure_tenant
 
@@ -36,6 +36,11 @@ async def get_runtime(request: Request) -> Runtime:
 
 async def get_principal(request: Request) -> Principal:
     state = get_app_state(request)
+    if len(request.headers.getlist("authorization")) > 1 or (
+        state.accept_x_api_key and len(request.headers.getlist("x-api-key")) > 1
+    ):
+        # which one would count is a guess a proxy and we could make differently
+        raise BadRequest("Send one Authorization header.")
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header and state.accept_x_api_key:  # Agent Inbox sends its key as x-api-key

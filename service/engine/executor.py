@@ -326,6 +326,17 @@ class GraphEngine:
             raise NotFound("Checkpoint not found.")
         return snapshot_json(snapshot)
 
+    async def has_checkpoint(self, thread_id: str, checkpoint_id: str) -> bool:
+        """Whether ``checkpoint_id`` is one of this thread's checkpoints."""
+        config: RunnableConfig = {
+            "configurable": {
+                "thread_id": thread_id,
+                "checkpoint_ns": "",
+                "checkpoint_id": checkpoint_id,
+            }
+        }
+        return await self.checkpointer.aget_tuple(config) is not None
+
     async def history(
         self,
         thread_id: str,

@@ -132,6 +132,13 @@ async def create(
         raise InvalidInput("command needs at least one of resume, update or goto.")
     if request.webhook is not None:  # resolves DNS: never inside a transaction
         await webhook_dispatch.check_run_webhook(request.webhook, rt.limits.webhook_allow)
+    if request.checkpoint_id is not None:
+        # only one of this thread's own checkpoints: never another thread's, nor a made-up one
+        if raw_thread_id is None:
+            raise InvalidInput("A run without a thread has no checkpoint to start from.")
+        own = resolve_thread_id(principal.tenant_id, raw_thread_id)
+        if not await rt.engine.has_checkpoint(own, request.checkpoint_id):
+            raise NotFound("Checkpoint not found.")
     async with rt.transaction() as uow:
         if request.idempotency is not None:
             replay = await _replay(uow, principal.tenant_id, *request.idempotency)

@@ -41,6 +41,24 @@ class TestAuthentication:
             response = await client.post(f"/threads/search?access_token={token}", json={})
         assert response.status_code == 401
 
+    async def test_two_authorization_headers_are_400(self, api: Api, tenant: str) -> None:
+        from service.auth.jwt import mint_token
+
+        mine = mint_token(api.settings, tenant=tenant, subject="alice")
+        theirs = mint_token(api.settings, tenant=f"{tenant}-b", subject="mallory")
+        async with api.anonymous() as client:
+            for first, second in ((mine, theirs), (theirs, mine)):
+                response = await client.post(
+                    "/threads/search",
+                    json={},
+                    headers=[
+                        ("Authorization", f"Bearer {first}"),
+                        ("Authorization", f"Bearer {second}"),
+                    ],
+                )
+                assert response.status_code == 400
+                _is_error(response.json(), "bad_request")
+
     async def test_health_is_public(self, api: Api) -> None:
         async with api.anonymous() as client:
             assert (await client.get("/ok")).json() == {"ok": True}

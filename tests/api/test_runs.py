@@ -646,3 +646,41 @@ class TestKeepAlives:
             missing = await client.post("/threads/nope-9/runs/wait", json=body)
             assert missing.status_code == 404
             assert missing.json()["code"] == "not_found"
+
+
+class TestStartingFromACheckpoint:
+    async def test_only_the_threads_own_checkpoints_and_nothing_written_otherwise(
+        self, api: Api, tenant: str
+    ) -> None:
+        async with api.client(tenant) as mine, api.client(f"{tenant}-b", "mallory") as theirs:
+            tid = (await new_thread(mine))["thread_id"]
+            await run_to_interrupt(mine, tid)
+            victim = (await new_thread(theirs))["thread_id"]
+            await run_to_interrupt(theirs, victim)
+            foreign = (await ok(await theirs.get(f"/threads/{victim}/state")))["checkpoint"]
+            own = (await ok(await mine.get(f"/threads/{tid}/state")))["checkpoint"]
+            before = await ok(await mine.get(f"/threads/{tid}"))
+            runs_before = await ok(await mine.get(f"/threads/{tid}/runs"))
+            body = {"assistant_id": "refund_agent", "input": REFUND_INPUT}
+            for extra in (
+                {"checkpoint_id": foreign["checkpoint_id"]},
+                {"checkpoint": {"checkpoint_id": foreign["checkpoint_id"]}},
+                {"checkpoint_id": "1f0-made-up"},
+            ):
+                refused = await mine.post(f"/threads/{tid}/runs", json={**body, **extra})
+                assert refused.status_code == 404, (extra, refused.text)
+            assert (await ok(await mine.get(f"/threads/{tid}")))["values"] == before["values"]
+            assert await ok(await mine.get(f"/threads/{tid}/runs")) == runs_before
+            stateless = await mine.post(
+                "/runs", json={**body, "checkpoint_id": own["checkpoint_id"]}
+            )
+            assert stateless.status_code == 422
+            allowed = await mine.post(
+                f"/threads/{tid}/runs",
+                json={
+                    **body,
+                    "checkpoint_id": own["checkpoint_id"],
+                    "multitask_strategy": "enqueue",
+                },
+            )
+            assert allowed.status_code == 200, allowed.text
