@@ -302,12 +302,7 @@ async def decide(
                 raise AlreadyDecided()
             if answer.checkpoint_id is not None and answer.checkpoint_id != row.checkpoint_id:
                 raise StaleDecision()
-        try:
-            run = await runs.create(rt, principal, thread.thread_id, request)
-        except Conflict:
-            run = await runs.replay_after_conflict(rt, principal, request)
-            if run is None:
-                raise
+        run = await runs.create(rt, principal, thread.thread_id, request)
     async with rt.transaction(readonly=True) as uow:
         rows = [
             await uow.store.interrupts.get(r.id, tenant_id=principal.tenant_id) for r, _ in loaded
@@ -318,12 +313,8 @@ async def decide(
 def _idempotency(
     key: str | None, thread_id: str, answers: Sequence[Answer]
 ) -> tuple[str, str] | None:
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 255:
-        raise InvalidInput("Idempotency-Key must be 1-255 characters.")
     body = [thread_id, [(a.row_id, a.value, a.payload_hash, a.checkpoint_id) for a in answers]]
-    return key, payload_hash(body)
+    return runs.idempotency(key, body)
 
 
 # ---- expiry -----------------------------------------------------------------------------

@@ -207,11 +207,13 @@ async def resolve_for_resume(
     run_id: str,
     now: datetime,
     expected_hashes: dict[str, str] | None = None,
+    seen_hashes: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """Resolve the interrupts a resume answers, exactly once each; ``{interrupt_id: value}``.
 
-    For each answered interrupt: it must still be pending, the value must be a decision it
-    allows, and the caller must hold ``decide`` (and ``edit`` for edits) on its type, given
+    For each answered interrupt: it must still be pending (and, given ``expected_hashes`` or
+    ``seen_hashes``, carry a payload the caller saw), the value must be a decision it allows,
+    and the caller must hold ``decide`` (and ``edit`` for edits) on each of its types, given
     who owns the thread. The ``status = 'pending'`` guard makes one answer win under any
     concurrency; every resolution is audited with the payload hash it answered.
     """
@@ -229,6 +231,8 @@ async def resolve_for_resume(
         expected = (expected_hashes or {}).get(interrupt_id)
         if expected is not None and expected != row.payload_hash:
             raise StaleDecision()
+        if seen_hashes is not None and row.payload_hash not in seen_hashes:
+            raise StaleDecision()  # the request changed since the caller saw it
         decisions = review_decisions(value, kind_of(row), row.response_schema)
         if settings.four_eyes and thread.owner == principal.subject:
             raise Forbidden("Four-eyes rule: you may not decide on a thread you started.")

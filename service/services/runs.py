@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from service.domain.ids import new_thread_id, resolve_thread_id, uuid7
+from service.domain.interrupts import payload_hash
 from service.domain.principal import Principal
 from service.domain.runs import (
     CancelAction,
@@ -61,6 +62,7 @@ class RunRequest:
     durability: str | None = None
     feedback_keys: list[str] | None = None
     expected_hashes: dict[str, str] | None = None  # interrupt id -> payload hash the caller saw
+    seen_hashes: frozenset[str] | None = None  # payload hashes the caller saw (If-Match)
     idempotency: tuple[str, str] | None = None  # (Idempotency-Key, hash of the request)
     run_id: str = field(default_factory=uuid7)  # chosen before it is durable (end watches)
 
@@ -139,6 +141,18 @@ async def create(
         own = resolve_thread_id(principal.tenant_id, raw_thread_id)
         if not await rt.engine.has_checkpoint(own, request.checkpoint_id):
             raise NotFound("Checkpoint not found.")
+    try:
+        return await _create(rt, principal, raw_thread_id, request)
+    except Conflict:
+        # a retry that lost the race to its own first attempt gets that attempt's run
+        if (run := await replay_after_conflict(rt, principal, request)) is not None:
+            return run
+        raise
+
+
+async def _create(
+    rt: Runtime, principal: Principal, raw_thread_id: str | None, request: RunRequest
+) -> Run:
     async with rt.transaction() as uow:
         if request.idempotency is not None:
             replay = await _replay(uow, principal.tenant_id, *request.idempotency)
@@ -164,6 +178,16 @@ async def create(
                 )
             )
     return run
+
+
+def idempotency(key: str | None, request: Any) -> tuple[str, str] | None:
+    """``(Idempotency-Key, hash of the request)``: the same key with the same request replays
+    the first answer's run; with another request it is a 422."""
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255:
+        raise InvalidInput("Idempotency-Key must be 1-255 characters.")
+    return key, payload_hash(request)
 
 
 async def _replay(uow: UnitOfWork, tenant_id: str, key: str, request_hash: str) -> Run | None:
@@ -231,6 +255,7 @@ async def enqueue(
             run_id=run_id,
             now=now,
             expected_hashes=request.expected_hashes,
+            seen_hashes=request.seen_hashes,
         )
         command = {**command, "resume": answers}
     metadata = {

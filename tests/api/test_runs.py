@@ -684,3 +684,57 @@ class TestStartingFromACheckpoint:
                 },
             )
             assert allowed.status_code == 200, allowed.text
+
+
+class TestResumeGuards:
+    """``command.resume`` on the runs route is as safe as the inbox decision route."""
+
+    ACCEPT = {
+        "assistant_id": "refund_agent",
+        "command": {"resume": {"type": "accept", "args": None}},
+    }
+
+    async def test_a_retried_resume_with_its_idempotency_key_gets_the_same_run(
+        self, api: Api, tenant: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            await run_to_interrupt(client, tid)
+            headers = {"Idempotency-Key": f"resume-{tid}"}
+            replies = await asyncio.gather(
+                *(
+                    client.post(f"/threads/{tid}/runs", json=self.ACCEPT, headers=headers)
+                    for _ in range(8)
+                )
+            )
+            assert {r.status_code for r in replies} == {200}, [r.text for r in replies]
+            assert len({r.json()["run_id"] for r in replies}) == 1
+            later = await client.post(f"/threads/{tid}/runs", json=self.ACCEPT, headers=headers)
+            assert later.json()["run_id"] == replies[0].json()["run_id"]
+            other = {**self.ACCEPT, "command": {"resume": {"type": "ignore", "args": None}}}
+            reused = await client.post(f"/threads/{tid}/runs", json=other, headers=headers)
+            assert reused.status_code == 422
+            plain = await client.post(f"/threads/{tid}/runs", json=self.ACCEPT)
+            assert plain.status_code == 409  # without the key a second answer is refused
+
+    async def test_if_match_binds_the_resume_to_the_payload_seen(
+        self, api: Api, tenant: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            await run_to_interrupt(client, tid)
+            items = (await ok(await client.get("/inbox", params={"limit": 1000})))["items"]
+            (item,) = [i for i in items if i["thread_id"] == tid]
+            stale = await client.post(
+                f"/threads/{tid}/runs", json=self.ACCEPT, headers={"If-Match": '"0000"'}
+            )
+            assert stale.status_code == 409
+            assert stale.json()["code"] == "stale_decision"
+            still = (await ok(await client.get("/inbox", params={"limit": 1000})))["items"]
+            assert item["id"] in [i["id"] for i in still]
+            fresh = await client.post(
+                f"/threads/{tid}/runs",
+                json=self.ACCEPT,
+                headers={"If-Match": f'"{item["payload_hash"]}"'},
+            )
+            assert fresh.status_code == 200, fresh.text

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
@@ -17,6 +18,40 @@ from service.services import runs
 from service.services.runtime import Runtime
 
 router = APIRouter(tags=["runs"])
+
+
+@dataclass(frozen=True)
+class Guards:
+    """What a client may add to a run request: an ``Idempotency-Key`` (a retry gets the first
+    answer's run), and for a resume ``If-Match`` with the payload hashes it saw (a request that
+    changed since is a 409, as on the inbox decision route)."""
+
+    idempotency_key: str | None
+    seen_hashes: frozenset[str] | None
+
+
+async def guards(
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=8192)] = None,
+) -> Guards:
+    seen = None
+    if if_match is not None:
+        seen = frozenset(
+            tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",") if tag.strip()
+        )
+    return Guards(idempotency_key, seen or None)
+
+
+GuardsDep = Annotated[Guards, Depends(guards)]
+
+
+def _request(body: RunCreate, thread_id: str | None, given: Guards) -> runs.RunRequest:
+    request = body.to_request()
+    request.idempotency = runs.idempotency(
+        given.idempotency_key, [thread_id, body.model_dump(mode="json")]
+    )
+    request.seen_hashes = given.seen_hashes
+    return request
 
 
 def _run_path(run: Run) -> str:
@@ -49,10 +84,10 @@ async def _stream(
 
 
 async def _wait(
-    rt: Runtime, principal: Principal, raw_thread_id: str | None, body: RunCreate
+    rt: Runtime, principal: Principal, raw_thread_id: str | None, request: runs.RunRequest
 ) -> Response:
     async def finished() -> tuple[Any, dict[str, str]]:
-        done = await runs.create_and_wait(rt, principal, raw_thread_id, body.to_request())
+        done = await runs.create_and_wait(rt, principal, raw_thread_id, request)
         path = _run_path(done)
         headers = {"Location": f"{path}/join", "Content-Location": path}
         return await runs.final_values(rt, principal, done), headers
@@ -69,44 +104,53 @@ async def create_run(
     body: RunCreate,
     rt: RuntimeDep,
     principal: PrincipalDep,
+    given: GuardsDep,
     prefer: PreferHeader = None,
 ) -> JSONResponse:
-    return _created(await runs.create(rt, principal, thread_id, body.to_request()), prefer)
+    request = _request(body, thread_id, given)
+    return _created(await runs.create(rt, principal, thread_id, request), prefer)
 
 
 @router.post("/runs", response_model=RunOut)
 async def create_stateless_run(
-    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep, prefer: PreferHeader = None
+    body: RunCreate,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    given: GuardsDep,
+    prefer: PreferHeader = None,
 ) -> JSONResponse:
-    return _created(await runs.create(rt, principal, None, body.to_request()), prefer)
+    request = _request(body, None, given)
+    return _created(await runs.create(rt, principal, None, request), prefer)
 
 
 @router.post("/threads/{thread_id}/runs/stream")
 async def stream_run(
-    thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
+    thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep, given: GuardsDep
 ) -> EventSourceResponse:
-    run = await runs.create(rt, principal, thread_id, body.to_request())
+    run = await runs.create(rt, principal, thread_id, _request(body, thread_id, given))
     return await _stream(rt, principal, run, None)
 
 
 @router.post("/runs/stream")
 async def stream_stateless_run(
-    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
+    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep, given: GuardsDep
 ) -> EventSourceResponse:
-    run = await runs.create(rt, principal, None, body.to_request())
+    run = await runs.create(rt, principal, None, _request(body, None, given))
     return await _stream(rt, principal, run, None)
 
 
 @router.post("/threads/{thread_id}/runs/wait")
 async def wait_run(
-    thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep
+    thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep, given: GuardsDep
 ) -> Response:
-    return await _wait(rt, principal, thread_id, body)
+    return await _wait(rt, principal, thread_id, _request(body, thread_id, given))
 
 
 @router.post("/runs/wait")
-async def wait_stateless_run(body: RunCreate, rt: RuntimeDep, principal: PrincipalDep) -> Response:
-    return await _wait(rt, principal, None, body)
+async def wait_stateless_run(
+    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep, given: GuardsDep
+) -> Response:
+    return await _wait(rt, principal, None, _request(body, None, given))
 
 
 @router.get("/threads/{thread_id}/runs", response_model=list[RunOut])
