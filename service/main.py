@@ -16,6 +16,7 @@ from service.api.deps import AppState
 from service.api.errors import add_exception_handlers
 from service.api.middleware import EdgeMiddleware
 from service.api.router import include_routes
+from service.api.sse import StreamSlots
 from service.auth.jwt import TokenVerifier
 from service.bootstrap import build_worker, open_runtime
 from service.embedded import WorkerChild
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, worker_process: bool = False
                 verifier=verifier,
                 auto_provision_tenants=settings.auto_provision_tenants,
                 accept_x_api_key=settings.accept_x_api_key,
+                streams=StreamSlots(settings.max_streams_per_tenant),
             )
             app.state.worker = worker
             settle_heap()

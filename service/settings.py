@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     reaper_interval_seconds: float = 30.0
     max_attempts: int = 3
     stream_replay_seconds: int = 600
+    max_streams_per_tenant: int = 50  # open SSE streams of one tenant in one API process
     run_in_api: bool | None = None  # None: True in embedded mode
     # embedded `countersign serve`: the worker in a child process (both cores) or in the API's
     embedded_worker: Literal["process", "inline"] = "process"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from service.api.sse import StreamSlot, StreamSlots
 from service.auth.jwt import TokenVerifier
 from service.domain.principal import Principal
 from service.errors import BadRequest, NotAuthenticated
@@ -22,6 +23,7 @@ class AppState:
     verifier: TokenVerifier
     auto_provision_tenants: bool
     accept_x_api_key: bool = False
+    streams: StreamSlots = field(default_factory=lambda: StreamSlots(50))
 
 
 def get_app_state(request: Request) -> AppState:
@@ -57,3 +59,12 @@ async def get_principal(request: Request) -> Principal:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def stream_slot(request: Request, principal: PrincipalDep) -> StreamSlot:
+    """A place among the tenant's open streams (429 when it has too many); the SSE response
+    gives it back, so a route that fails before building one must release it."""
+    return get_app_state(request).streams.take(principal.tenant_id)
+
+
+StreamSlotDep = Annotated[StreamSlot, Depends(stream_slot)]

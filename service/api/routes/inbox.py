@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
-from service.api.deps import PrincipalDep, RuntimeDep
+from service.api.deps import PrincipalDep, RuntimeDep, StreamSlotDep
 from service.api.schemas.common import json_response
 from service.api.schemas.inbox import (
     DecisionBody,
@@ -88,9 +88,10 @@ async def inbox_counts(
 async def inbox_stream(
     rt: RuntimeDep,
     principal: PrincipalDep,
+    slot: StreamSlotDep,
     last_event_id: str | None = Header(default=None, max_length=64),
 ) -> EventSourceResponse:
-    return sse_response(inbox.live(rt, principal, last_event_id), headers={})
+    return sse_response(inbox.live(rt, principal, last_event_id), headers={}, slot=slot)
 
 
 @router.get("/inbox/{item_id}")

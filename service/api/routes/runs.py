@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -7,10 +8,10 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
-from service.api.deps import PrincipalDep, RuntimeDep
+from service.api.deps import PrincipalDep, RuntimeDep, StreamSlotDep
 from service.api.keepalive import keepalive_json
 from service.api.schemas.runs import RunCreate, RunOut, run_json
-from service.api.sse import sse_response
+from service.api.sse import StreamSlot, sse_response
 from service.domain.principal import Principal
 from service.domain.runs import CancelAction
 from service.models import Run
@@ -74,12 +75,25 @@ def _created(run: Run, prefer: str | None) -> JSONResponse:
 
 
 async def _stream(
-    rt: Runtime, principal: Principal, run: Run, last_event_id: str | None
+    rt: Runtime,
+    principal: Principal,
+    slot: StreamSlot,
+    start: Awaitable[Run],
+    last_event_id: str | None = None,
+    only: list[str] | None = None,
 ) -> EventSourceResponse:
+    """The run ``start`` creates or finds, as SSE; the slot goes back if that fails."""
+    try:
+        run = await start
+    except BaseException:
+        slot.release()
+        raise
     path = _run_path(run)
     return sse_response(
         runs.stream(rt, principal, run, last_event_id),
         headers={"Location": f"{path}/stream", "Content-Location": path},
+        slot=slot,
+        only=only,
     )
 
 
@@ -125,18 +139,23 @@ async def create_stateless_run(
 
 @router.post("/threads/{thread_id}/runs/stream")
 async def stream_run(
-    thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep, given: GuardsDep
+    thread_id: str,
+    body: RunCreate,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    given: GuardsDep,
+    slot: StreamSlotDep,
 ) -> EventSourceResponse:
-    run = await runs.create(rt, principal, thread_id, _request(body, thread_id, given))
-    return await _stream(rt, principal, run, None)
+    created = runs.create(rt, principal, thread_id, _request(body, thread_id, given))
+    return await _stream(rt, principal, slot, created)
 
 
 @router.post("/runs/stream")
 async def stream_stateless_run(
-    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep, given: GuardsDep
+    body: RunCreate, rt: RuntimeDep, principal: PrincipalDep, given: GuardsDep, slot: StreamSlotDep
 ) -> EventSourceResponse:
-    run = await runs.create(rt, principal, None, _request(body, None, given))
-    return await _stream(rt, principal, run, None)
+    created = runs.create(rt, principal, None, _request(body, None, given))
+    return await _stream(rt, principal, slot, created)
 
 
 @router.post("/threads/{thread_id}/runs/wait")
@@ -208,13 +227,9 @@ async def join_run_stream(
     run_id: str,
     rt: RuntimeDep,
     principal: PrincipalDep,
+    slot: StreamSlotDep,
     stream_mode: list[str] | None = Query(default=None),
     last_event_id: str | None = Header(default=None, max_length=64),
 ) -> EventSourceResponse:
-    run = await runs.get(rt, principal, thread_id, run_id)
-    path = _run_path(run)
-    return sse_response(
-        runs.stream(rt, principal, run, last_event_id),
-        headers={"Location": f"{path}/stream", "Content-Location": path},
-        only=stream_mode,
-    )
+    found = runs.get(rt, principal, thread_id, run_id)
+    return await _stream(rt, principal, slot, found, last_event_id, stream_mode)
