@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any, cast
 
+from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -34,7 +35,17 @@ Emit = Callable[[str, Any], Awaitable[None]]
 STEP_DONE = "__step__"  # internal marker: a node of the root graph finished
 
 SUPPORTED_MODES = frozenset(
-    {"values", "updates", "events", "debug", "custom", "messages-tuple", "checkpoints", "tasks"}
+    {
+        "values",
+        "updates",
+        "events",
+        "debug",
+        "custom",
+        "messages",
+        "messages-tuple",
+        "checkpoints",
+        "tasks",
+    }
 )
 
 
@@ -106,6 +117,27 @@ def pending_interrupts(snapshot: StateSnapshot) -> list[InterruptSnapshot]:
                     )
                 )
     return found
+
+
+def _accumulated(data: Any, seen: dict[str, BaseMessage]) -> list[tuple[str, Any]]:
+    """LangGraph Server's ``messages`` mode: a message's metadata when it first appears, then
+    the message so far (``messages/partial``) or whole (``messages/complete``)."""
+    message, metadata = data
+    if not isinstance(message, BaseMessage):
+        return []
+    events: list[tuple[str, Any]] = []
+    key = message.id or ""
+    previous = seen.get(key)
+    if isinstance(previous, BaseMessageChunk) and isinstance(message, BaseMessageChunk):
+        seen[key] = previous + message  # chunks add up
+    elif previous is not None:
+        seen[key] = message  # a whole message replaces what streamed before it
+    else:
+        seen[key] = message
+        events.append(("messages/metadata", {key: {"metadata": jsonable(metadata)}}))
+    kind = "messages/partial" if isinstance(message, BaseMessageChunk) else "messages/complete"
+    events.append((kind, [jsonable(message_chunk_to_message(seen[key]))]))
+    return events
 
 
 def _json_schema(schema: Any) -> dict[str, Any] | None:
@@ -211,6 +243,8 @@ class GraphEngine:
         config = self._config(spec)
         requested = set(spec.stream_mode) & SUPPORTED_MODES
         modes = {"messages" if m == "messages-tuple" else m for m in requested} - {"events"}
+        # "messages-tuple": LangGraph's (chunk, metadata) pairs as they come; "messages": the
+        # Server's accumulated form (messages/metadata, messages/partial, messages/complete)
         modes.add("updates")  # interrupts always reach the client, as the Server does
         graph_input: Any = _command(spec.command) if spec.command else spec.input
         kwargs: dict[str, Any] = {
@@ -251,6 +285,7 @@ class GraphEngine:
         requested: set[str],
     ) -> AsyncIterator[tuple[str, Any]]:
         subgraphs = kwargs["subgraphs"]
+        seen: dict[str, BaseMessage] = {}  # message id -> chunks so far ("messages" mode)
         if "events" in requested:
             run_id = config.get("run_id")
             events = cast(
@@ -264,7 +299,7 @@ class GraphEngine:
                     if event["event"] == "on_chain_stream" and event.get("run_id") == str(run_id):
                         chunk = event["data"]["chunk"]
                         parts = chunk if subgraphs else (None, *chunk)
-                        for item in self._forward(*parts, requested=requested):
+                        for item in self._forward(*parts, requested=requested, seen=seen):
                             yield item
                     else:
                         yield "events", jsonable(event)
@@ -273,16 +308,22 @@ class GraphEngine:
         async with aclosing(stream):
             async for chunk in stream:
                 parts = chunk if subgraphs else (None, *chunk)
-                for item in self._forward(*parts, requested=requested):
+                for item in self._forward(*parts, requested=requested, seen=seen):
                     yield item
 
     @staticmethod
-    def _forward(ns: Any, mode: str, data: Any, *, requested: set[str]) -> list[tuple[str, Any]]:
+    def _forward(
+        ns: Any, mode: str, data: Any, *, requested: set[str], seen: dict[str, BaseMessage]
+    ) -> list[tuple[str, Any]]:
         """The client events of one chunk, after an internal step marker for node updates."""
         out: list[tuple[str, Any]] = [(STEP_DONE, None)] if mode == "updates" and not ns else []
         suffix = f"|{'|'.join(ns)}" if ns else ""
-        wanted = "messages-tuple" if mode == "messages" else mode
-        if wanted in requested:
+        if mode == "messages":
+            if "messages-tuple" in requested:
+                out.append((f"messages{suffix}", jsonable(data)))
+            if "messages" in requested:
+                out.extend(_accumulated(data, seen))
+        elif mode in requested:
             out.append((f"{mode}{suffix}", jsonable(data)))
         elif mode == "updates" and isinstance(data, dict) and data.get("__interrupt__"):
             out.append((f"values{suffix}", jsonable(data)))

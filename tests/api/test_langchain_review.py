@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.helpers import new_thread, ok, wait_for_status
+from tests.api.helpers import new_thread, ok, parse_sse, wait_for_status
 from tests.fixtures.app import Api
 
 ASK = {"messages": [{"role": "user", "content": "Refund order B-7, 30 EUR: it came broken."}]}
@@ -205,3 +205,39 @@ class TestPerCall:
                 json={"assistant_id": "support_agent_per_call", "command": {"resume": resume}},
             )
             assert again.status_code == 409
+
+
+class TestChatStreaming:
+    async def test_messages_mode_streams_the_models_tokens_as_the_server_does(
+        self, api: Api, tenant: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            body = {"assistant_id": "support_agent", "input": ASK}
+            response = await client.post(
+                f"/threads/{tid}/runs/stream", json={**body, "stream_mode": ["messages"]}
+            )
+            assert response.status_code == 200
+            events = [(kind, data) for _, kind, data in parse_sse(response.text)]
+            kinds = [kind for kind, _ in events]
+            assert kinds[0] == "metadata"
+            assert "messages/metadata" in kinds
+            partial = [data for kind, data in events if kind == "messages/partial"]
+            assert len(partial) >= 5  # one per token of "Let me take care of that."
+            texts = [d[0]["content"] for d in partial if d[0].get("type") == "ai"]
+            assert texts[0] == "Let "
+            assert "Let me take care of that." in texts  # accumulated, as the Server sends
+            (ids,) = {d[0]["id"] for d in partial[:3]}
+            metadata = [data for kind, data in events if kind == "messages/metadata"]
+            assert ids in metadata[0]
+
+    async def test_messages_tuple_mode_sends_each_chunk_with_its_metadata(
+        self, api: Api, tenant: str
+    ) -> None:
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            body = {"assistant_id": "support_agent", "input": ASK, "stream_mode": "messages-tuple"}
+            response = await client.post(f"/threads/{tid}/runs/stream", json=body)
+            chunks = [data for _, kind, data in parse_sse(response.text) if kind == "messages"]
+            assert chunks[0][0]["content"] == "Let "
+            assert chunks[0][1]["langgraph_node"] == "model"

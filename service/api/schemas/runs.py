@@ -12,7 +12,15 @@ from service.models import Run
 from service.services.runs import RunRequest
 
 StreamModeName = Literal[
-    "values", "updates", "events", "debug", "custom", "messages-tuple", "checkpoints", "tasks"
+    "values",
+    "updates",
+    "events",
+    "debug",
+    "custom",
+    "messages",
+    "messages-tuple",
+    "checkpoints",
+    "tasks",
 ]
 
 
