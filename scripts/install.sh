@@ -26,6 +26,12 @@ if command -v npm >/dev/null 2>&1; then
     (cd frontend && npm run --silent build >/dev/null)
     touch "$build_stamp"
   fi
+  # the official JS SDK for tests/e2e/test_js_sdk.py
+  js_stamp=tests/js/node_modules/.installed
+  if [ ! -f "$js_stamp" ] || [ tests/js/package-lock.json -nt "$js_stamp" ]; then
+    (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$js_stamp"
+  fi
 else
   echo "npm not found: the web UI is not built (see README, 'Web UI')" >&2
 fi
