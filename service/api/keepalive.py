@@ -10,7 +10,6 @@ status was sent is the body ``{"__error__": {"error": code, "message": detail}}`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable
@@ -51,8 +50,7 @@ async def keepalive_json(
 async def _beating(task: asyncio.Future[Any], every: float) -> AsyncIterator[bytes]:
     try:
         while not task.done():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), every)
+            await asyncio.wait({task}, timeout=every)  # never raises what the task raised
             if not task.done():
                 yield b"\n"
         try:

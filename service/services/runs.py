@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-
-import orjson
 
 from service.domain.ids import new_thread_id, resolve_thread_id, uuid7
 from service.domain.interrupts import payload_hash
@@ -24,7 +21,6 @@ from service.domain.runs import (
 from service.errors import Conflict, InvalidInput, NotFound, ThreadBusy
 from service.models import Assistant, IdempotencyKey, Run, Thread
 from service.models.base import utcnow
-from service.queue.port import StreamEvent
 from service.services import assistants, threads, webhook_dispatch, webhooks
 from service.services import interrupts as interrupt_index
 from service.services.runtime import Runtime, UnitOfWork
@@ -486,57 +482,3 @@ async def join(rt: Runtime, principal: Principal, raw_thread_id: str, run_id: st
         run = await get(rt, principal, raw_thread_id, run_id)  # read once the watch is in place
         done = await wait_until_done(rt, principal, run, ended=ended)
     return await final_values(rt, principal, done)
-
-
-SNAPSHOT_ID = "snapshot"
-
-
-async def stream(
-    rt: Runtime, principal: Principal, run: Run, last_event_id: str | None
-) -> AsyncIterator[StreamEvent]:
-    """The run's events after ``last_event_id``, live, until the run ends.
-
-    Past the replay window (or when the event stream was lost with Redis), a finished run is
-    answered with one ``values`` event holding the thread's current state: a full snapshot
-    instead of the missing events. While it waits, the stream re-reads the ledger every
-    ``WAIT_POLL`` seconds, so it also ends when the end-of-stream marker itself was lost.
-    """
-    if RunStatus(run.status).terminal and not await rt.bus.has_stream(run.run_id):
-        yield await _snapshot(rt, principal, run)
-        return
-    queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue(maxsize=1000)
-
-    async def pump() -> None:
-        try:
-            async for item in rt.bus.subscribe(run.run_id, last_event_id):
-                await queue.put(item)
-        finally:
-            await queue.put(None)
-
-    reader = asyncio.create_task(pump())
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), timeout=WAIT_POLL)
-            except TimeoutError:
-                async with rt.transaction(readonly=True) as uow:
-                    current = await uow.store.runs.get(run.run_id, tenant_id=principal.tenant_id)
-                if current is None or RunStatus(current.status).terminal:
-                    await asyncio.sleep(0.2)  # let a just-published end marker arrive
-                    if queue.empty():
-                        return
-                continue
-            if item is None:
-                return
-            yield item
-    finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await reader
-
-
-async def _snapshot(rt: Runtime, principal: Principal, run: Run) -> StreamEvent:
-    async with rt.transaction(readonly=True) as uow:
-        thread = await uow.store.threads.get(run.thread_id, tenant_id=principal.tenant_id)
-    values = thread.values if thread is not None else run.output
-    return StreamEvent(SNAPSHOT_ID, "values", orjson.dumps(values, option=orjson.OPT_NON_STR_KEYS))

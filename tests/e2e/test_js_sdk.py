@@ -30,6 +30,7 @@ EXPECTED = [
     "runs.stream values + updates",
     "runs.stream messages (LangChain agent tokens)",
     "runs.cancel",
+    "threads.joinStream",
     "two tenants are isolated",
 ]
 
@@ -66,7 +67,7 @@ def test_the_js_sdk_works_unmodified(server: LiveServer) -> None:
         TOKEN_B=server.mint(f"js-b-{run}", "bob", ROLES),
     )
     done = subprocess.run(
-        [node, "sdk_conformance.mjs"], cwd=JS, env=env, capture_output=True, text=True, timeout=240
+        [node, "sdk_conformance.mjs"], cwd=JS, env=env, capture_output=True, text=True, timeout=180
     )
     lines = done.stdout.strip().splitlines()
     report = json.loads(lines[-1]) if lines else {}

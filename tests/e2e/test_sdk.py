@@ -176,3 +176,43 @@ async def _isolated(acme: LangGraphClient, globex: LangGraphClient) -> None:
     assert await globex.threads.count() == 0
     assert await acme.threads.count(status="interrupted") >= 1
     assert (await acme.threads.get(thread["thread_id"]))["status"] == "interrupted"
+
+
+async def test_join_a_threads_stream(server: LiveServer) -> None:
+    async with sdk(server, "acme") as client:
+        tid = (await client.threads.create())["thread_id"]
+        seen: list[Any] = []
+
+        async def join(last_event_id: str | None, until: Any) -> list[Any]:
+            parts: list[Any] = []
+            stream = await client.threads.join_stream(tid, last_event_id=last_event_id)
+            async for part in stream:
+                parts.append(part)
+                if until(part):
+                    break
+            return parts
+
+        joining = asyncio.create_task(
+            join(None, lambda p: p.event == "values" and len(p.data.get("done", [])) == 3)
+        )
+        await asyncio.sleep(0.5)  # the join is in place: it follows runs started from now on
+        first = await client.runs.create(tid, "slow", input={"steps": 3, "seconds": 0.2})
+        seen = await asyncio.wait_for(joining, 30)
+        assert {p.event for p in seen} >= {"metadata", "values"}
+        assert all(p.id.startswith(f"{first['run_id']}:") for p in seen)
+        # resumed after the first event: the rest of that run, then the runs after it
+        second = await client.runs.create(tid, "slow", input={"steps": 1, "seconds": 0.2})
+        resumed = await asyncio.wait_for(
+            join(
+                seen[0].id,
+                lambda p: p.id.startswith(f"{second['run_id']}:") and p.event == "values",
+            ),
+            30,
+        )
+        assert resumed[0].id == seen[1].id  # the event after the one given
+        assert any(p.id.startswith(f"{second['run_id']}:") for p in resumed)
+    async with sdk(server, "other") as stranger:
+        with pytest.raises(httpx.HTTPStatusError) as refused:
+            async for _ in await stranger.threads.join_stream(tid):
+                pass
+        assert refused.value.response.status_code == 404

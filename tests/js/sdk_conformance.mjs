@@ -120,6 +120,23 @@ await check("runs.cancel", async () => {
   assert.equal(after.status, "interrupted");
 });
 
+await check("threads.joinStream", async () => {
+  const fresh = await a.threads.create();
+  const seen = [];
+  const joined = (async () => {
+    for await (const part of a.threads.joinStream(fresh.thread_id)) {
+      seen.push(part);
+      if (part.event === "values" && part.data?.done?.length === 3) break;
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 500)); // the join is in place: it follows new runs
+  const slow = await a.runs.create(fresh.thread_id, "slow", { input: { steps: 3, seconds: 0.2 } });
+  await joined;
+  const kinds = new Set(seen.map((p) => p.event));
+  assert.ok(kinds.has("metadata") && kinds.has("values"), [...kinds].join());
+  assert.equal(seen[0].data.run_id, slow.run_id);
+});
+
 await check("two tenants are isolated", async () => {
   await assert.rejects(b.threads.getState(thread.thread_id), (error) => error?.status === 404);
   await assert.rejects(b.runs.get(thread.thread_id, run.run_id), (error) => error?.status === 404);
@@ -128,3 +145,4 @@ await check("two tenants are isolated", async () => {
 });
 
 console.log(JSON.stringify({ checks }));
+process.exit(0); // a joined stream the SDK left open would keep Node running

@@ -15,7 +15,7 @@ from service.api.sse import StreamSlot, sse_response
 from service.domain.principal import Principal
 from service.domain.runs import CancelAction
 from service.models import Run
-from service.services import runs
+from service.services import run_streams, runs
 from service.services.runtime import Runtime
 
 router = APIRouter(tags=["runs"])
@@ -90,7 +90,7 @@ async def _stream(
         raise
     path = _run_path(run)
     return sse_response(
-        runs.stream(rt, principal, run, last_event_id),
+        run_streams.stream(rt, principal, run, last_event_id),
         headers={"Location": f"{path}/stream", "Content-Location": path},
         slot=slot,
         only=only,

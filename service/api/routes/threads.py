@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
+from sse_starlette.sse import EventSourceResponse
 
-from service.api.deps import PrincipalDep, RuntimeDep
+from service.api.deps import PrincipalDep, RuntimeDep, StreamSlotDep
 from service.api.schemas.common import json_response
 from service.api.schemas.threads import (
     HistoryQuery,
@@ -19,7 +20,9 @@ from service.api.schemas.threads import (
     ThreadStateOut,
     thread_json,
 )
-from service.services import threads
+from service.api.sse import sse_response
+from service.errors import InvalidInput
+from service.services import run_streams, threads
 
 router = APIRouter(prefix="/threads", tags=["threads"])
 
@@ -147,3 +150,27 @@ async def get_thread_history(
     return await threads.history(
         rt, principal, thread_id, limit=limit, before=before, metadata=None, checkpoint_id=None
     )
+
+
+@router.get("/{thread_id}/stream")
+async def join_thread_stream(
+    thread_id: str,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    slot: StreamSlotDep,
+    stream_mode: list[str] | None = Query(default=None, max_length=3),
+    stream_modes: list[str] | None = Query(default=None, max_length=3),
+    last_event_id: str | None = Header(default=None, max_length=200),
+) -> EventSourceResponse:
+    """The thread's runs' events, as they come, until the client leaves (``joinStream``)."""
+    asked = [m.strip() for raw in (stream_mode or stream_modes or []) for m in raw.split(",")]
+    modes = frozenset(asked or ["run_modes"])
+    if not modes <= run_streams.THREAD_MODES:
+        slot.release()
+        raise InvalidInput(f"stream_mode must be among {sorted(run_streams.THREAD_MODES)}")
+    try:
+        events = await run_streams.join_thread(rt, principal, thread_id, last_event_id, modes)
+    except BaseException:
+        slot.release()
+        raise
+    return sse_response(events, headers={}, slot=slot)
