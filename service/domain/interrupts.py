@@ -92,10 +92,13 @@ class InterruptKind:
     type: str
     allowed: tuple[str, ...]
     description: str | None
-    agent_inbox: bool
-    as_list: bool = False
     kind: ReviewKind = ReviewKind.raw
+    as_list: bool = False
     actions: tuple[ActionReview, ...] = ()
+
+    @property
+    def agent_inbox(self) -> bool:
+        return self.kind is ReviewKind.agent_inbox
 
     @property
     def types(self) -> tuple[str, ...]:
@@ -202,7 +205,6 @@ def classify(value: Any, response_schema: dict[str, Any] | None = None) -> Inter
             type=action if TYPE_RE.match(action) else "raw",
             allowed=allowed,
             description=_text(human.get("description")),
-            agent_inbox=True,
             as_list=as_list,
             kind=ReviewKind.agent_inbox,
         )
@@ -213,7 +215,6 @@ def classify(value: Any, response_schema: dict[str, Any] | None = None) -> Inter
             type=_batch_type(actions),
             allowed=tuple(d for d in ALL_TOOL_DECISIONS if any(d in a.allowed for a in actions)),
             description="\n\n".join(texts) if texts else None,
-            agent_inbox=False,
             kind=ReviewKind.hitl_request,
             actions=actions,
         )
@@ -233,7 +234,6 @@ def classify(value: Any, response_schema: dict[str, Any] | None = None) -> Inter
             type=call.name,
             allowed=decisions,
             description=call.description,
-            agent_inbox=False,
             kind=ReviewKind.tool_approval,
             actions=(call,),
         )
@@ -248,7 +248,6 @@ def classify(value: Any, response_schema: dict[str, Any] | None = None) -> Inter
         type=kind,
         allowed=(DecisionType.response.value,),
         description=_text(value.get("description")) if isinstance(value, dict) else None,
-        agent_inbox=False,
     )
 
 

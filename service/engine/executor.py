@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
-from typing import Any, cast
+from typing import Any, Literal, cast, get_args
 
 from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
 from langchain_core.runnables import RunnableConfig
@@ -34,19 +34,18 @@ log = logging.getLogger(__name__)
 Emit = Callable[[str, Any], Awaitable[None]]
 STEP_DONE = "__step__"  # internal marker: a node of the root graph finished
 
-SUPPORTED_MODES = frozenset(
-    {
-        "values",
-        "updates",
-        "events",
-        "debug",
-        "custom",
-        "messages",
-        "messages-tuple",
-        "checkpoints",
-        "tasks",
-    }
-)
+StreamModeName = Literal[
+    "values",
+    "updates",
+    "events",
+    "debug",
+    "custom",
+    "messages",
+    "messages-tuple",
+    "checkpoints",
+    "tasks",
+]
+SUPPORTED_MODES = frozenset(get_args(StreamModeName))
 
 
 def _checkpoint_ref(config: RunnableConfig | None) -> dict[str, Any] | None:

@@ -7,21 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from service.api.schemas.common import Body, Limit, Offset, iso
 from service.api.schemas.threads import CheckpointRef
 from service.domain.runs import MultitaskStrategy
-from service.engine.executor import SUPPORTED_MODES
+from service.engine.executor import SUPPORTED_MODES, StreamModeName
 from service.models import Run
 from service.services.runs import RunRequest
-
-StreamModeName = Literal[
-    "values",
-    "updates",
-    "events",
-    "debug",
-    "custom",
-    "messages",
-    "messages-tuple",
-    "checkpoints",
-    "tasks",
-]
 
 
 class CommandBody(Body):
