@@ -8,12 +8,11 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures.app import ROOT, TEST_SECRET
-from tests.fixtures.live import LiveServer, running, server_env
+from tests.fixtures.app import ROOT
+from tests.fixtures.live import LiveServer
 
 pytestmark = pytest.mark.e2e
 JS = ROOT / "tests" / "js"
@@ -33,20 +32,6 @@ EXPECTED = [
     "threads.joinStream",
     "two tenants are isolated",
 ]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    database_url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
-    env = server_env(
-        ROOT / "tests" / "graphs" / "langgraph.json",
-        secret=TEST_SECRET,
-        run_in_api=True,
-        database_url=database_url,
-    )
-    yield from running(tmp_path_factory.mktemp(f"js-{request.param}"), env)
 
 
 def test_the_js_sdk_works_unmodified(server: LiveServer) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,28 +11,12 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from tests.fixtures.app import ROOT, TEST_SECRET
-from tests.fixtures.live import LiveServer, running, server_env
+from tests.fixtures.live import LiveServer
 
 pytestmark = pytest.mark.e2e
 RUN = uuid.uuid4().hex[:8]
 
 REQUEST = {"request": {"order_id": "E-1", "amount": 80, "customer": "Grace", "reason": "late"}}
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    database_url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
-    env = server_env(
-        ROOT / "tests" / "graphs" / "langgraph.json",
-        secret=TEST_SECRET,
-        run_in_api=True,
-        database_url=database_url,
-    )
-    tmp = tmp_path_factory.mktemp(f"live-{request.param}")
-    yield from running(tmp, env)
 
 
 def sdk(
