@@ -300,7 +300,7 @@ class PgStats:
     def reset_statements(self) -> None:
         self.one("SELECT pg_stat_statements_reset()")
 
-    def statements(self, top: int = 15) -> dict[str, Any]:
+    def statements(self, top: int = 40) -> dict[str, Any]:
         where = (
             "dbid = (SELECT oid FROM pg_database WHERE datname = %s)"
             " AND query NOT ILIKE '%%pg_stat%%'"

@@ -410,7 +410,9 @@ def details(rows: list[dict[str, Any]], statements: bool) -> str:
             )
             if statements:
                 for s in sql["top"]:
-                    out.append(f"      {s['calls']:>7}  {s['query'][:110]}")
+                    out.append(
+                        f"      {s['calls']:>7} {s['total_ms']:>8.0f} ms  {s['query'][:140]}"
+                    )
     return "\n".join(out)
 
 
@@ -444,7 +446,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--langgraph-venv", type=Path, default=ROOT / ".bench" / "langgraph-venv")
     p.add_argument("--dev-jobs", type=int, default=0, help="langgraph dev --n-jobs-per-worker")
     p.add_argument("--json", type=Path, help="write all raw results here")
-    p.add_argument("--statements", action="store_true", help="print the top 15 statements")
+    p.add_argument("--statements", action="store_true", help="print the top 40 statements")
     p.add_argument("--keep-logs", type=Path, help="copy every server and client log here")
     p.add_argument(
         "--env",

@@ -26,30 +26,49 @@ async def record(
     detail: dict[str, Any] | None = None,
     payload_hash: str | None = None,
     request_id: str | None = None,
-) -> AuditEvent:
-    """Append one event to the tenant's chain, inside the caller's transaction."""
-    seq, head = await uow.store.audit.lock_head(tenant_id)
-    now = utcnow()
-    fields: dict[str, Any] = {
-        "id": uuid7(),
-        "tenant_id": tenant_id,
-        "seq": seq + 1,
-        "actor": actor,
-        "action": action,
-        "target_type": target_type,
-        "target_id": target_id,
-        "detail": detail or {},
-        "payload_hash": payload_hash,
-        "request_id": request_id,
-        "created_at": now.isoformat(),
-    }
-    event = AuditEvent(
-        **{**fields, "created_at": now},
-        prev_hash=head,
-        hash=chain_hash(head, fields),
+) -> None:
+    """Append one event to the tenant's chain, inside the caller's transaction.
+
+    The events of a transaction are chained and written just before it commits: the
+    tenant's chain head stays locked only for those last statements, not while the rest
+    of the transaction works (every decision of a tenant passes through that lock).
+    """
+    queued: list[dict[str, Any]] | None = uow.memo.get(_QUEUED)
+    if queued is None:
+        queued = uow.memo[_QUEUED] = []
+        uow.before_commit.append(lambda: _append_queued(uow))
+    queued.append(
+        {
+            "id": uuid7(),
+            "tenant_id": tenant_id,
+            "actor": actor,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "detail": detail or {},
+            "payload_hash": payload_hash,
+            "request_id": request_id,
+            "created_at": utcnow(),
+        }
     )
-    await uow.store.audit.append(event)
-    return event
+
+
+_QUEUED = "audit.queued"
+
+
+async def _append_queued(uow: UnitOfWork) -> None:
+    queued: list[dict[str, Any]] = uow.memo.pop(_QUEUED, [])
+    for tenant_id in dict.fromkeys(fields["tenant_id"] for fields in queued):
+        seq, head = await uow.store.audit.lock_head(tenant_id)
+        events = []
+        for fields in (f for f in queued if f["tenant_id"] == tenant_id):
+            seq += 1
+            hashed = {**fields, "seq": seq, "created_at": fields["created_at"].isoformat()}
+            events.append(
+                AuditEvent(**fields, seq=seq, prev_hash=head, hash=chain_hash(head, hashed))
+            )
+            head = events[-1].hash
+        await uow.store.audit.append(events)
 
 
 async def record_for(
@@ -60,8 +79,8 @@ async def record_for(
     target_id: str,
     detail: dict[str, Any] | None = None,
     payload_hash: str | None = None,
-) -> AuditEvent:
-    return await record(
+) -> None:
+    await record(
         uow,
         tenant_id=principal.tenant_id,
         actor=principal.subject,

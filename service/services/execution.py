@@ -178,22 +178,30 @@ class RunWorker:
     # ---- claiming -------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
+        """Claim as many runs as there are free slots in one statement; when fewer came
+        back, nothing more was claimable then, so wait for the bell (or the poll)."""
         while not self._stopping.is_set():
             await self._slots.acquire()
+            free = 1
+            while free < self.config.concurrency and not self._slots.locked():
+                await self._slots.acquire()
+                free += 1
             try:
-                run = await self._claim()
+                runs = await self._claim(free)
             except Exception:
                 log.warning("claim failed; retrying", exc_info=True)
-                self._slots.release()
+                for _ in range(free):
+                    self._slots.release()
                 await asyncio.sleep(1.0)
                 continue
-            if run is None:
+            for _ in range(free - len(runs)):
                 self._slots.release()
+            for run in runs:
+                task = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")
+                self._runs.add(task)
+                task.add_done_callback(self._run_done)
+            if len(runs) < free:
                 await self.rt.bell.wait(self.config.poll_every)
-                continue
-            task = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")
-            self._runs.add(task)
-            task.add_done_callback(self._run_done)
 
     def _run_done(self, task: asyncio.Task[None]) -> None:
         self._runs.discard(task)
@@ -201,17 +209,17 @@ class RunWorker:
         if not task.cancelled() and task.exception() is not None:
             log.error("run task crashed", exc_info=task.exception())
 
-    async def _claim(self) -> Run | None:
+    async def _claim(self, limit: int) -> list[Run]:
         async with self.rt.transaction(single_statement=True) as uow:
-            run = await uow.store.runs.claim(
-                self.config.worker_id, now=utcnow(), lease_ttl=self.config.lease_ttl
+            runs = await uow.store.runs.claim(
+                self.config.worker_id, now=utcnow(), lease_ttl=self.config.lease_ttl, limit=limit
             )
-        if run is not None:
+        for run in runs:
             self.stats.claimed += 1
             if run.started_at is not None:
                 QUEUE_WAIT.observe(max(0.0, (run.started_at - run.available_at).total_seconds()))
             self.failpoint("after_claim")
-        return run
+        return runs
 
     # ---- executing ------------------------------------------------------------------
 
@@ -290,9 +298,7 @@ class RunWorker:
         try:
             async with self.rt.transaction() as uow:
                 # lock order everywhere: the thread row first, then its runs and interrupts
-                thread = await uow.store.threads.get(
-                    run.thread_id, tenant_id=run.tenant_id, lock=True
-                )
+                thread = await uow.store.threads.lock(run.thread_id, tenant_id=run.tenant_id)
                 output = None
                 if run.temporary:
                     pending = [{"id": i.interrupt_id, "value": i.value} for i in result.interrupts]
@@ -444,7 +450,7 @@ class RunWorker:
             expired = await uow.store.runs.expired(now=now)
         for run in expired:
             async with self.rt.transaction() as uow:
-                await uow.store.threads.get(run.thread_id, tenant_id=run.tenant_id, lock=True)
+                await uow.store.threads.lock(run.thread_id, tenant_id=run.tenant_id)
                 if run.attempt < self.config.max_attempts:
                     if await uow.store.runs.requeue(run, now=now):
                         touched += 1

@@ -50,9 +50,9 @@ async def announce(uow: UnitOfWork, row: Interrupt, event: str, *, owner: str) -
     await webhooks.interrupt_changed(uow, row, event)
 
 
-async def tenant_settings(store: Store, tenant_id: str, *, lock: bool = False) -> TenantSettings:
-    """The tenant's settings; ``lock`` keeps its row locked (see ``TenantRepository.get``)."""
-    tenant = await store.tenants.get(tenant_id, lock=lock)
+async def tenant_settings(store: Store, tenant_id: str) -> TenantSettings:
+    """The tenant's settings, read in the caller's transaction."""
+    tenant = await store.tenants.get(tenant_id)
     return TenantSettings.model_validate(tenant.settings if tenant else {})
 
 
@@ -224,8 +224,7 @@ async def resolve_for_resume(
     if expected_hashes and not set(expected_hashes) <= set(by_id):
         raise AlreadyDecided()  # a decision on a named interrupt lost the race
     answers = map_resume(resume, pending)
-    # locked now: the audit records below append to the tenant's chain (same row)
-    settings = await tenant_settings(uow.store, principal.tenant_id, lock=True)
+    settings = await tenant_settings(uow.store, principal.tenant_id)
     for interrupt_id, value in answers.items():
         row = by_id[interrupt_id]
         expected = (expected_hashes or {}).get(interrupt_id)

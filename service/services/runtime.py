@@ -33,6 +33,8 @@ class UnitOfWork:
     jobs: PendingJobs
     # what this transaction already read and will not change, e.g. webhook subscriptions
     memo: dict[str, Any] = field(default_factory=dict)
+    # writes run last, just before COMMIT (the audit chain: its tenant lock is held briefly)
+    before_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass
@@ -73,7 +75,10 @@ class Runtime:
             async with self.stores.transaction(
                 readonly=readonly, single_statement=single_statement
             ) as store:
-                yield UnitOfWork(store=store, jobs=jobs)
+                uow = UnitOfWork(store=store, jobs=jobs)
+                yield uow
+                for hook in uow.before_commit:
+                    await hook()
         except BaseException:
             jobs.discard()
             raise

@@ -6,7 +6,11 @@ from sqlalchemy import select, update
 
 from service.models import AuditEvent, Tenant
 from service.store.base import Repository
-from service.store.tenants import audit_head_key
+
+
+def audit_head_key(tenant_id: str) -> tuple[str, str]:
+    """Where a transaction keeps the audit chain head of a tenant row it has locked."""
+    return ("audit_head", tenant_id)
 
 
 class AuditRepository(Repository):
@@ -22,13 +26,15 @@ class AuditRepository(Repository):
         self.session.info[audit_head_key(tenant_id)] = (row[0], row[1])
         return int(row[0]), str(row[1])
 
-    async def append(self, event: AuditEvent) -> None:
-        self.session.info[audit_head_key(event.tenant_id)] = (event.seq, event.hash)
-        self.session.add(event)
+    async def append(self, events: list[AuditEvent]) -> None:
+        """Add events chained onto the head ``lock_head`` returned, and move the head."""
+        last = events[-1]
+        self.session.info[audit_head_key(last.tenant_id)] = (last.seq, last.hash)
+        self.session.add_all(events)
         await self.session.execute(
             update(Tenant)
-            .where(Tenant.tenant_id == event.tenant_id)
-            .values(audit_seq=event.seq, audit_head=event.hash)
+            .where(Tenant.tenant_id == last.tenant_id)
+            .values(audit_seq=last.seq, audit_head=last.hash)
             .execution_options(synchronize_session=False)
         )
         await self.session.flush()

@@ -42,13 +42,13 @@ _CLAIMABLE = """
         SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.status = 'pending'
           AND (o.created_at < r.created_at
                OR (o.created_at = r.created_at AND o.run_id < r.run_id)))
-    ORDER BY r.available_at, r.created_at LIMIT 1
+    ORDER BY r.available_at, r.created_at LIMIT :limit
 """
 _CLAIM = """
     UPDATE runs SET status = 'running', attempt = attempt + 1, fence = fence + 1,
       lease_owner = :worker, lease_expires_at = :expires, started_at = {started},
       updated_at = {started}
-    WHERE run_id = ({candidate}) AND status = 'pending'
+    WHERE run_id IN ({candidate}) AND status = 'pending'
     RETURNING {columns}
 """
 
@@ -64,6 +64,7 @@ def _claim_statement(*, postgres: bool) -> Any:
         .bindparams(
             bindparam("now", type_=table.available_at.type),
             bindparam("expires", type_=table.lease_expires_at.type),
+            bindparam("limit"),
         )
         .columns(*Run.__table__.columns)
     )
@@ -148,22 +149,28 @@ class RunRepository(Repository):
         params = {"thread_id": thread_id, "tenant_id": tenant_id}
         return list((await self.session.scalars(_INFLIGHT, params)).all())
 
-    async def claim(self, worker_id: str, *, now: datetime, lease_ttl: float) -> Run | None:
-        """Take the oldest claimable run: pending, due, first in its thread, thread not running.
+    async def claim(
+        self, worker_id: str, *, now: datetime, lease_ttl: float, limit: int = 1
+    ) -> list[Run]:
+        """Take up to ``limit`` claimable runs, oldest first: pending, due, first in their
+        thread, thread not running (so no two of them share a thread).
 
-        One prebuilt statement (the hot path of every run): on Postgres the candidate row is
+        One prebuilt statement (the hot path of every run): on Postgres the candidate rows are
         locked ``SKIP LOCKED`` and ``started_at`` is the time the claim ran, not the time the
         worker asked, so a run claimed right after its thread's previous run committed never
-        appears to overlap it.
+        appears to overlap it. Fewer than ``limit`` runs means none more was claimable.
         """
         stmt = _CLAIM_POSTGRES if self.postgres else _CLAIM_SQLITE
         params = {
             "worker": worker_id,
             "now": now,
             "expires": now + timedelta(seconds=lease_ttl),
+            "limit": limit,
         }
-        row = (await self.session.execute(stmt, params)).mappings().one_or_none()
-        return None if row is None else run_from_row(row)
+        rows = (await self.session.execute(stmt, params)).mappings().all()
+        runs = [run_from_row(row) for row in rows]
+        runs.sort(key=lambda run: (run.available_at, run.created_at))
+        return runs
 
     async def renew(
         self, worker_id: str, leases: list[Lease], *, now: datetime, lease_ttl: float

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy.orm import load_only
 
 from service.models import Thread
 from service.models.base import utcnow
@@ -18,6 +19,9 @@ _GET = select(Thread).where(
     Thread.thread_id == bindparam("thread_id"), Thread.tenant_id == bindparam("tenant_id")
 )
 _GET_LOCKED = _GET.with_for_update()
+# the lock a run's finalize takes: the row's JSON (values, metadata, config) is not decoded
+_LOCK = _GET.options(load_only(Thread.thread_id, Thread.tenant_id, Thread.owner, Thread.status))
+_LOCK_POSTGRES = _LOCK.with_for_update()
 _COLUMNS = Thread.__table__.c
 _SET_STATUS = (
     update(Thread)
@@ -35,6 +39,13 @@ _SET_STATE = _SET_STATUS.values(
 class ThreadRepository(Repository):
     async def get(self, thread_id: str, *, tenant_id: str, lock: bool = False) -> Thread | None:
         stmt = _GET_LOCKED if lock and self.postgres else _GET
+        params = {"thread_id": thread_id, "tenant_id": tenant_id}
+        return (await self.session.scalars(stmt, params)).one_or_none()
+
+    async def lock(self, thread_id: str, *, tenant_id: str) -> Thread | None:
+        """Lock the thread's row (Postgres; SQLite's writer holds the database) and load only
+        its ids, owner and status: for writers that replace the rest."""
+        stmt = _LOCK_POSTGRES if self.postgres else _LOCK
         params = {"thread_id": thread_id, "tenant_id": tenant_id}
         return (await self.session.scalars(stmt, params)).one_or_none()
 
