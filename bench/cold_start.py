@@ -75,6 +75,8 @@ def main() -> int:
     base = {
         **os.environ,
         "COUNTERSIGN_ENV": "test",
+        "COUNTERSIGN_RATE_LIMIT_TENANT": "1000000",
+        "COUNTERSIGN_RATE_LIMIT_PRINCIPAL": "1000000",
         "COUNTERSIGN_JWT_SECRET": SECRET,
         "COUNTERSIGN_HOST": "127.0.0.1",
     }

@@ -918,6 +918,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {
         "COUNTERSIGN_DATABASE_URL": url,
         "COUNTERSIGN_ENV": "test",
+        "COUNTERSIGN_RATE_LIMIT_TENANT": "1000000",
+        "COUNTERSIGN_RATE_LIMIT_PRINCIPAL": "1000000",
         "COUNTERSIGN_JWT_SECRET": SECRET,
         "COUNTERSIGN_RUN_IN_API": "false",
         "COUNTERSIGN_GRAPHS_CONFIG": str(GRAPHS),

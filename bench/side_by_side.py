@@ -151,6 +151,9 @@ def countersign_env(ctx: Ctx, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COUNTERSIGN_")}
     env.update(
         COUNTERSIGN_ENV="test",
+        # far above the load: the limiter is checked on every request, never refuses
+        COUNTERSIGN_RATE_LIMIT_TENANT="1000000",
+        COUNTERSIGN_RATE_LIMIT_PRINCIPAL="1000000",
         COUNTERSIGN_JWT_SECRET=ctx.secret,
         COUNTERSIGN_HOST="127.0.0.1",
         COUNTERSIGN_WORKER_HEALTH_HOST="127.0.0.1",

@@ -19,9 +19,11 @@ from service.api.router import include_routes
 from service.api.sse import StreamSlots
 from service.auth.jwt import TokenVerifier
 from service.bootstrap import build_worker, open_runtime
+from service.domain.rates import Rate
 from service.embedded import WorkerChild
 from service.observability import settle_heap
 from service.paths import ui_dist
+from service.queue.rate_limit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from service.services import metrics, policies
 from service.services.tenants import create_tenant
 from service.settings import Settings, get_settings
@@ -67,12 +69,23 @@ def create_app(settings: Settings | None = None, *, worker_process: bool = False
                     name="metrics-sampler",
                 ),
             ]
+            limiter: RateLimiter = (
+                RedisRateLimiter.from_url(settings.redis_url)
+                if settings.redis_url
+                else MemoryRateLimiter()
+            )
+            stack.push_async_callback(limiter.aclose)
             app.state.app = AppState(
                 runtime=rt,
                 verifier=verifier,
                 auto_provision_tenants=settings.auto_provision_tenants,
                 accept_x_api_key=settings.accept_x_api_key,
                 streams=StreamSlots(settings.max_streams_per_tenant),
+                limiter=limiter,
+                tenant_rate=Rate(settings.rate_limit_tenant, settings.rate_limit_tenant_burst),
+                principal_rate=Rate(
+                    settings.rate_limit_principal, settings.rate_limit_principal_burst
+                ),
             )
             app.state.worker = worker
             settle_heap()

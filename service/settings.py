@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     max_attempts: int = 3
     stream_replay_seconds: int = 600
     max_streams_per_tenant: int = 50  # open SSE streams of one tenant in one API process
+    # request rates (per second, 0: no limit) and bursts, per tenant and per caller (tenant +
+    # subject); shared by every API process through Redis, else kept by the one process
+    rate_limit_tenant: float = 50.0
+    rate_limit_tenant_burst: int = 100
+    rate_limit_principal: float = 25.0
+    rate_limit_principal_burst: int = 50
     run_in_api: bool | None = None  # None: True in embedded mode
     # embedded `countersign serve`: the worker in a child process (both cores) or in the API's
     embedded_worker: Literal["process", "inline"] = "process"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Annotated
 
@@ -10,7 +11,9 @@ from fastapi import Depends, Request
 from service.api.sse import StreamSlot, StreamSlots
 from service.auth.jwt import TokenVerifier
 from service.domain.principal import Principal
-from service.errors import BadRequest, NotAuthenticated
+from service.domain.rates import NO_LIMIT, Rate
+from service.errors import BadRequest, NotAuthenticated, TooManyRequests
+from service.queue.rate_limit import MemoryRateLimiter, RateLimiter
 from service.services.runtime import Runtime
 from service.services.tenants import ensure_tenant
 
@@ -24,6 +27,24 @@ class AppState:
     auto_provision_tenants: bool
     accept_x_api_key: bool = False
     streams: StreamSlots = field(default_factory=lambda: StreamSlots(50))
+    limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
+    tenant_rate: Rate = NO_LIMIT
+    principal_rate: Rate = NO_LIMIT
+
+    async def limit(self, principal: Principal) -> None:
+        """Charge one request to the caller and its tenant; 429 + Retry-After past a limit."""
+        tenant = principal.tenant_id
+        wait = await self.limiter.acquire(
+            [
+                (f"t:{tenant}", self.tenant_rate),
+                (f"p:{tenant}:{principal.subject}", self.principal_rate),
+            ]
+        )
+        if wait > 0:
+            raise TooManyRequests(
+                "Too many requests; retry after the time in Retry-After.",
+                retry_after=max(1, math.ceil(wait)),
+            )
 
 
 def get_app_state(request: Request) -> AppState:
@@ -51,6 +72,7 @@ async def get_principal(request: Request) -> Principal:
         raise NotAuthenticated("Missing bearer token.")
     principal = await state.verifier.verify(token.strip())
     principal = replace(principal, request_id=getattr(request.state, "request_id", None))
+    await state.limit(principal)
     await ensure_tenant(state.runtime, principal, auto_provision=state.auto_provision_tenants)
     await state.runtime.authz.policy(principal.tenant_id)  # load outside any transaction
     request.state.principal = principal

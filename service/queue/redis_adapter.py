@@ -106,7 +106,7 @@ _STREAM_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
 _U64 = 2**64
 
 
-def _client_from_url(url: str, max_connections: int, options: Mapping[str, Any]) -> aioredis.Redis:
+def client_from_url(url: str, max_connections: int, options: Mapping[str, Any]) -> aioredis.Redis:
     settings: dict[str, Any] = {
         "max_connections": max_connections,
         "socket_connect_timeout": OP_TIMEOUT,
@@ -264,7 +264,7 @@ class RedisBell:
         **options: Any,
     ) -> Self:
         """A bell on its own client; ``options`` go to ``redis.asyncio.Redis.from_url``."""
-        client = _client_from_url(url, max_connections, options)
+        client = client_from_url(url, max_connections, options)
         return cls(client, prefix=prefix, owns_client=True)
 
     async def ring(self) -> None:
@@ -352,7 +352,7 @@ class RedisEventBus:
         **options: Any,
     ) -> Self:
         """A bus on its own client; ``options`` go to ``redis.asyncio.Redis.from_url``."""
-        client = _client_from_url(url, max_connections, options)
+        client = client_from_url(url, max_connections, options)
         return cls(client, replay_seconds=replay_seconds, prefix=prefix, owns_client=True)
 
     def stream_key(self, run_id: str) -> str:

@@ -45,7 +45,7 @@ import psycopg
 
 from tests.fixtures import pgbouncer
 from tests.fixtures.app import TEST_SECRET
-from tests.fixtures.live import LiveServer, free_port, start_server
+from tests.fixtures.live import NO_RATE_LIMITS, LiveServer, free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAPHS_CONFIG = ROOT / "tests" / "reliability" / "graphs" / "langgraph.json"
@@ -404,6 +404,7 @@ class Cluster:
             "COUNTERSIGN_JWT_SECRET": TEST_SECRET,
             "COUNTERSIGN_GRAPHS_CONFIG": str(GRAPHS_CONFIG),
             "COUNTERSIGN_RUN_IN_API": "false",
+            **NO_RATE_LIMITS,
             "COUNTERSIGN_LEASE_TTL_SECONDS": str(LEASE_TTL),
             "COUNTERSIGN_LEASE_RENEW_SECONDS": str(LEASE_RENEW),
             "COUNTERSIGN_REAPER_INTERVAL_SECONDS": str(REAPER_INTERVAL),
