@@ -29,6 +29,14 @@ class Run(TenantMixin, TimestampMixin, Base):
             sqlite_where=text("status = 'pending'"),
         ),
         Index("ix_runs_tenant_status", "tenant_id", "status"),
+        Index(
+            "ix_runs_claimable_by_tenant",
+            "tenant_id",
+            "available_at",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     run_id: Mapped[str] = mapped_column(String(36), primary_key=True)

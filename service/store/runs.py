@@ -34,15 +34,46 @@ def run_from_row(row: Any) -> Run:
     return Run(**{_RUN_ATTRS[name]: row[name] for name in _RUN_COLUMNS})
 
 
+# A run is claimable when it is pending and due, its thread runs nothing, and it is the
+# oldest pending run of its thread.
 _CLAIMABLE = """
-    SELECT r.run_id FROM runs r
-    WHERE r.status = 'pending' AND r.available_at <= :now
+      r.status = 'pending' AND r.available_at <= :now
       AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')
       AND NOT EXISTS (
         SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.status = 'pending'
           AND (o.created_at < r.created_at
                OR (o.created_at = r.created_at AND o.run_id < r.run_id)))
-    ORDER BY r.available_at, r.created_at LIMIT :limit
+"""
+# Fair across tenants (R17): a tenant's n-th oldest claimable run has turn n plus the number
+# of its runs running now, and turns go lowest first (then oldest): a tenant that floods the
+# queue takes the slots others leave, never the next one another tenant's run is waiting for.
+# Postgres: each tenant's oldest candidates are locked SKIP LOCKED as they are found, so
+# workers claiming at once never wait for each other nor all pick the same rows.
+_FAIR_POSTGRES = """
+    SELECT c.run_id FROM (
+      SELECT DISTINCT tenant_id FROM runs WHERE status = 'pending' AND available_at <= :now
+    ) t
+    CROSS JOIN LATERAL (
+      SELECT r.run_id, r.available_at, r.created_at FROM runs r
+      WHERE r.tenant_id = t.tenant_id AND {claimable}
+      ORDER BY r.available_at, r.created_at LIMIT :limit FOR UPDATE SKIP LOCKED
+    ) c
+    LEFT JOIN (
+      SELECT tenant_id, count(*) AS n FROM runs WHERE status = 'running' GROUP BY tenant_id
+    ) b ON b.tenant_id = t.tenant_id
+    ORDER BY coalesce(b.n, 0)
+      + row_number() OVER (PARTITION BY t.tenant_id ORDER BY c.available_at, c.created_at),
+      c.available_at, c.created_at
+    LIMIT :limit
+"""
+_FAIR_SQLITE = """
+    SELECT run_id FROM (
+      SELECT r.run_id, r.available_at, r.created_at,
+        (SELECT count(*) FROM runs b WHERE b.tenant_id = r.tenant_id AND b.status = 'running')
+        + row_number() OVER (PARTITION BY r.tenant_id ORDER BY r.available_at, r.created_at)
+        AS turn
+      FROM runs r WHERE {claimable}
+    ) ORDER BY turn, available_at, created_at LIMIT :limit
 """
 _CLAIM = """
     UPDATE runs SET status = 'running', attempt = attempt + 1, fence = fence + 1,
@@ -55,7 +86,7 @@ _CLAIM = """
 
 def _claim_statement(*, postgres: bool) -> Any:
     columns = ", ".join(f'"{name}"' for name in _RUN_COLUMNS)
-    candidate = _CLAIMABLE + (" FOR UPDATE SKIP LOCKED" if postgres else "")
+    candidate = (_FAIR_POSTGRES if postgres else _FAIR_SQLITE).format(claimable=_CLAIMABLE)
     started = "clock_timestamp()" if postgres else ":now"
     sql = _CLAIM.format(started=started, candidate=candidate, columns=columns)
     table = Run.__table__.c
@@ -152,8 +183,8 @@ class RunRepository(Repository):
     async def claim(
         self, worker_id: str, *, now: datetime, lease_ttl: float, limit: int = 1
     ) -> list[Run]:
-        """Take up to ``limit`` claimable runs, oldest first: pending, due, first in their
-        thread, thread not running (so no two of them share a thread).
+        """Take up to ``limit`` claimable runs (pending, due, first in their thread, thread
+        not running: no two share a thread), fairly across tenants, then oldest first.
 
         One prebuilt statement (the hot path of every run): on Postgres the candidate rows are
         locked ``SKIP LOCKED`` and ``started_at`` is the time the claim ran, not the time the
