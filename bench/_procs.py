@@ -9,10 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +22,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the private Postgres of the tests (tests/fixtures/private_pg.py)
+
+from tests.fixtures.private_pg import PrivatePostgres  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -189,65 +193,26 @@ def redis_server(work: Path, port: int) -> Server:
     raise StartError(f"redis did not answer PING on {port}:\n{tail(log)}")
 
 
-class Postgres:
-    """A throwaway cluster in ``work/pg`` (initdb and pg_ctl as the ``postgres`` user if root)."""
+class Postgres(PrivatePostgres):
+    """A throwaway cluster in ``work/pg``, with pg_stat_statements (``tests/fixtures``'s)."""
 
-    def __init__(self, work: Path, port: int, bindir: Path | None = None) -> None:
-        self.port = port
-        self.dir = work / "pg"
-        self.data = self.dir / "data"
-        self.log = self.dir / "postgres.log"
-        self.bindir = bindir or pg_bindir()
+    def __init__(self, work: Path, port: int) -> None:
+        super().__init__(
+            work,
+            port,
+            "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+            " -c fsync=on",
+        )
         self.pid = 0
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        return subprocess.run(
-            [*as_pg, *args], cwd=self.dir, capture_output=True, text=True, check=False, timeout=120
-        )
-
     def start(self) -> None:
-        sock = self.dir / "sock"
-        sock.mkdir(parents=True)
-        if os.geteuid() == 0:
-            self.dir.parent.chmod(0o711)  # postgres must be able to reach its directory
-            for path in (self.dir, sock):
-                shutil.chown(path, "postgres", "postgres")
-        initdb = [str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres"]
-        done = self._run(*initdb, "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync")
-        if done.returncode:
-            raise StartError(f"initdb failed:\n{done.stdout}{done.stderr}")
-        options = (
-            f"-p {self.port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200"
-            " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
-            " -c fsync=on"
-        )
-        pg_ctl = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log)]
-        done = self._run(*pg_ctl, "-w", "-t", "60", "-o", options, "start")
-        if done.returncode:
-            raise StartError(f"pg_ctl start failed:\n{done.stdout}{done.stderr}\n{tail(self.log)}")
+        try:
+            if not self.data.exists():
+                self.init()
+            super().start()
+        except RuntimeError as exc:
+            raise StartError(str(exc)) from exc
         self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
-
-    def stop(self) -> None:
-        if not self.data.exists():
-            return
-        pg_ctl = str(self.bindir / "pg_ctl")
-        done = self._run(pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop")
-        if done.returncode and self.pid and read_stat(self.pid) is not None:
-            self._run(pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-
-def pg_bindir() -> Path:
-    """Where initdb and pg_ctl live: ``pg_config --bindir``, else next to pg_ctl on PATH."""
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
-        path = Path(out.stdout.strip())
-        if (path / "pg_ctl").exists():
-            return path
-    found = shutil.which("pg_ctl")
-    if found is None:
-        raise StartError("pg_ctl not found (no pg_config, nothing on PATH)")
-    return Path(found).resolve().parent
 
 
 # ---- the machine ------------------------------------------------------------------------

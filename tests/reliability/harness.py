@@ -366,6 +366,7 @@ class Cluster:
         concurrency: int = 4,
         pool_size: int = 5,
         extra_env: dict[str, str] | None = None,
+        admin_url: str = ADMIN_URL,
     ) -> None:
         _require_binaries()
         self.tmp = tmp
@@ -374,7 +375,8 @@ class Cluster:
         self.worker_count = workers
         self.concurrency = concurrency
         self.db_name = f"rel_{uuid.uuid4().hex[:12]}"
-        base, _, _ = ADMIN_URL.rpartition("/")
+        self.admin_url = admin_url  # a test with a Postgres of its own passes its URL
+        base, _, _ = admin_url.rpartition("/")
         self.dsn = f"{base}/{self.db_name}"
         self.redis_port = free_port()
         self.redis: Proc | None = None
@@ -472,16 +474,17 @@ class Cluster:
         self.sink.stop()
         _prune_pidfile()
         if self._db_created:
-            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
 
     def _create_database(self) -> None:
         try:
-            with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5) as conn:
                 conn.execute(f'CREATE DATABASE "{self.db_name}"')
         except psycopg.OperationalError as exc:
             raise RuntimeError(
-                f"the reliability tests need Postgres at {ADMIN_URL} (run `make services`): {exc}"
+                f"the reliability tests need Postgres at {self.admin_url} (run `make services`): "
+                f"{exc}"
             ) from exc
         self._db_created = True
         with psycopg.connect(self.dsn, autocommit=True) as conn:
