@@ -1,5 +1,5 @@
 # The README's commands. `make run` serves the embedded default; `make test` runs everything CI runs.
-.PHONY: run install services lint test test-pgbouncer test-fast clean
+.PHONY: run install services lint test test-all test-pgbouncer test-fast clean
 
 run: install
 	.venv/bin/countersign serve
@@ -31,6 +31,10 @@ test-pgbouncer: install services
 		"tests/e2e/test_sdk.py" -k "postgres or r1_worker_killed or r10_racing" \
 		tests/reliability/test_crash_recovery.py::test_r1_worker_killed_before_the_interrupt \
 		tests/reliability/test_concurrency.py::test_r10_racing_resumes
+
+# Everything: what CI runs, then the fault suite at its nightly sizes (docs/RELIABILITY-RESULTS.md).
+test-all: test
+	sh scripts/reliability.sh
 
 test-fast: install
 	.venv/bin/python -m pytest -x -q tests/unit
