@@ -8,28 +8,18 @@ from service.models import AuditEvent, Tenant
 from service.store.base import Repository
 
 
-def audit_head_key(tenant_id: str) -> tuple[str, str]:
-    """Where a transaction keeps the audit chain head of a tenant row it has locked."""
-    return ("audit_head", tenant_id)
-
-
 class AuditRepository(Repository):
     async def lock_head(self, tenant_id: str) -> tuple[int, str]:
         """The tenant's last sequence number and hash, locked until the transaction ends."""
-        known = self.session.info.get(audit_head_key(tenant_id))
-        if known is not None:  # this transaction holds the tenant row's lock already
-            return int(known[0]), str(known[1])
         stmt = select(Tenant.audit_seq, Tenant.audit_head).where(Tenant.tenant_id == tenant_id)
         if self.postgres:
             stmt = stmt.with_for_update()
         row = (await self.session.execute(stmt)).one()
-        self.session.info[audit_head_key(tenant_id)] = (row[0], row[1])
         return int(row[0]), str(row[1])
 
     async def append(self, events: list[AuditEvent]) -> None:
         """Add events chained onto the head ``lock_head`` returned, and move the head."""
         last = events[-1]
-        self.session.info[audit_head_key(last.tenant_id)] = (last.seq, last.hash)
         self.session.add_all(events)
         await self.session.execute(
             update(Tenant)
