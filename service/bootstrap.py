@@ -32,7 +32,7 @@ from service.services.policies import policy_loader
 from service.services.runtime import Limits, Runtime
 from service.settings import Settings
 from service.store import migrations
-from service.store.db import create_engine
+from service.store.db import create_engine, inject_transient_faults
 from service.store.store import StoreFactory
 
 
@@ -111,6 +111,9 @@ async def open_runtime(
     try:
         if settings.embedded and not settings.bus_socket:  # the worker child's API did it
             await migrations.upgrade(engine)
+        if settings.hitl_test and settings.hitl_transient_faults and role != "cli":
+            faults = failpoints.transient_fault(settings.hitl_transient_faults)
+            inject_transient_faults(engine, faults)
         async with (
             open_checkpointer(
                 settings.checkpointer_url,

@@ -5,12 +5,16 @@ unless ``HITL_TEST=1`` as well, so production processes can never be told to cra
 
 Points: after_claim, mid_graph, after_checkpoint_before_finalize, after_finalize_before_ack,
 webhook_mid_send (and after_effect_before_checkpoint, which lives in the test graph).
+
+``HITL_TRANSIENT_FAULTS=0.05`` (with ``HITL_TEST=1``): that share of the statements on the
+service tables fail before they are sent, as a broken connection would (R19).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import time
 from collections.abc import Callable
 
@@ -52,3 +56,12 @@ def build(enabled: bool, spec: str) -> Failpoint:
         time.sleep(arg)  # a stall that blocks the whole process, like a GC pause
 
     return fire
+
+
+def transient_fault(rate: float) -> Callable[[], bool]:
+    """Whether the next statement fails (R19); never when ``rate`` is 0."""
+    if rate <= 0:
+        return lambda: False
+    log.warning("transient faults armed: %.1f %% of statements fail", rate * 100)
+    draw = random.Random()  # noqa: S311 - picks faults to inject, nothing secret
+    return lambda: draw.random() < rate

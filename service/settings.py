@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     hitl_failpoints: str = Field(
         default="", validation_alias=AliasChoices("HITL_FAILPOINTS", "COUNTERSIGN_HITL_FAILPOINTS")
     )
+    # R19: the share of service-table statements that fail as if the connection broke
+    # (test processes only: ignored unless hitl_test)
+    hitl_transient_faults: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        validation_alias=AliasChoices("HITL_TRANSIENT_FAULTS", "COUNTERSIGN_HITL_TRANSIENT_FAULTS"),
+    )
 
     # webhooks
     webhook_allow: list[str] = []  # CIDRs or exact host names allowed despite the SSRF policy

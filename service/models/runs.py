@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import Boolean, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from service.domain.runs import RunSpec
 from service.models.base import Base, JSONType, TenantMixin, TimestampMixin, utcnow
 
 
@@ -61,3 +62,27 @@ class Run(TenantMixin, TimestampMixin, Base):
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     error: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
     output: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
+
+    def spec(self) -> RunSpec:
+        """What the engine needs to execute this attempt of the run."""
+        kwargs = self.kwargs
+        return RunSpec(
+            run_id=self.run_id,
+            thread_id=self.thread_id,
+            graph_id=self.graph_id,
+            assistant_id=self.assistant_id,
+            attempt=self.attempt,
+            fence=self.fence,
+            input=kwargs.get("input"),
+            command=kwargs.get("command"),
+            config=kwargs.get("config") or {},
+            context=kwargs.get("context"),
+            metadata=self.metadata_,
+            stream_mode=tuple(kwargs.get("stream_mode") or ("values",)),
+            stream_subgraphs=bool(kwargs.get("subgraphs")),
+            interrupt_before=kwargs.get("interrupt_before"),
+            interrupt_after=kwargs.get("interrupt_after"),
+            checkpoint_id=kwargs.get("checkpoint_id"),
+            durability=kwargs.get("durability"),
+            temporary=self.temporary,
+        )

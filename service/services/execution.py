@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -22,12 +23,11 @@ import orjson
 from service.domain.runs import (
     CancelAction,
     RunResult,
-    RunSpec,
     RunStatus,
     ThreadStatus,
     wait_output,
 )
-from service.errors import FencedWrite
+from service.errors import FencedWrite, Unavailable
 from service.models import Run
 from service.models.base import utcnow
 from service.observability import FENCED_WRITES, QUEUE_WAIT, REQUEUED, RUN_DURATION
@@ -39,6 +39,7 @@ from service.store.runs import Lease
 log = logging.getLogger(__name__)
 
 Failpoint = Callable[[str], None]
+FINALIZE_TRIES = 5
 
 
 def _no_failpoint(_name: str) -> None:
@@ -82,30 +83,6 @@ class _Active:
 
 def _json(data: Any) -> bytes:
     return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
-
-
-def spec_for(run: Run) -> RunSpec:
-    kwargs = run.kwargs
-    return RunSpec(
-        run_id=run.run_id,
-        thread_id=run.thread_id,
-        graph_id=run.graph_id,
-        assistant_id=run.assistant_id,
-        attempt=run.attempt,
-        fence=run.fence,
-        input=kwargs.get("input"),
-        command=kwargs.get("command"),
-        config=kwargs.get("config") or {},
-        context=kwargs.get("context"),
-        metadata=run.metadata_,
-        stream_mode=tuple(kwargs.get("stream_mode") or ("values",)),
-        stream_subgraphs=bool(kwargs.get("subgraphs")),
-        interrupt_before=kwargs.get("interrupt_before"),
-        interrupt_after=kwargs.get("interrupt_after"),
-        checkpoint_id=kwargs.get("checkpoint_id"),
-        durability=kwargs.get("durability"),
-        temporary=run.temporary,
-    )
 
 
 class RunWorker:
@@ -235,7 +212,7 @@ class RunWorker:
         self._active[run.run_id] = active
         try:
             await self._emit(run.run_id, "metadata", {"run_id": run.run_id, "attempt": run.attempt})
-            spec = spec_for(run)
+            spec = run.spec()
 
             async def emit(event: str, data: Any) -> None:
                 if not active.lost:  # a stale attempt must not publish into the live stream
@@ -296,56 +273,9 @@ class RunWorker:
         now = utcnow()
         delete_thread = run.temporary and run.on_completion == "delete"
         try:
-            async with self.rt.transaction() as uow:
-                # lock order everywhere: the thread row first, then its runs and interrupts
-                thread = await uow.store.threads.lock(run.thread_id, tenant_id=run.tenant_id)
-                output = None
-                if run.temporary:
-                    pending = [{"id": i.interrupt_id, "value": i.value} for i in result.interrupts]
-                    output = wait_output(result.values, pending)
-                if not await uow.store.runs.finish(
-                    lease,
-                    status=result.status,
-                    error=result.error,
-                    now=now,
-                    output=output,
-                    unless_rollback=not rollback,
-                ):
-                    if not rollback and (
-                        await uow.store.runs.cancel_requested(run.run_id)
-                        == CancelAction.rollback.value
-                    ):
-                        # a rollback committed while the graph was finishing: the run was
-                        # still in flight when the newer run arrived, so it goes all the same
-                        raise _LateRollback()
-                    raise FencedWrite()
-                if rollback:
-                    await uow.store.runs.delete(run.run_id, tenant_id=run.tenant_id)
-                else:
-                    await webhooks.run_completed(
-                        uow,
-                        run,
-                        status=result.status.value,
-                        thread_status=result.thread_status.value,
-                        error=result.error,
-                        values=result.values,
-                    )
-                if thread is not None and delete_thread:
-                    await uow.store.threads.delete(thread.thread_id, tenant_id=run.tenant_id)
-                elif thread is not None:
-                    queued = await uow.store.runs.inflight(
-                        thread.thread_id, tenant_id=run.tenant_id
-                    )
-                    await threads.apply_result(
-                        uow,
-                        thread,
-                        result,
-                        run_id=run.run_id,
-                        graph_id=run.graph_id,
-                        queued=[r.run_id for r in queued],
-                    )
-                    if queued:
-                        uow.jobs.ring()
+            await self._retrying(
+                lambda: self._finalize_once(run, lease, result, rollback, now, delete_thread)
+            )
         except _LateRollback:
             await self.rt.engine.rollback(run.thread_id, run.run_id)
             current = await self.rt.engine.current(
@@ -362,6 +292,78 @@ class RunWorker:
         await self._end_stream(run.run_id)
         if delete_thread:
             await self.rt.engine.delete_thread(run.thread_id)
+
+    async def _finalize_once(
+        self,
+        run: Run,
+        lease: Lease,
+        result: RunResult,
+        rollback: bool,
+        now: datetime,
+        delete_thread: bool,
+    ) -> None:
+        async with self.rt.transaction() as uow:
+            # lock order everywhere: the thread row first, then its runs and interrupts
+            thread = await uow.store.threads.lock(run.thread_id, tenant_id=run.tenant_id)
+            output = None
+            if run.temporary:
+                pending = [{"id": i.interrupt_id, "value": i.value} for i in result.interrupts]
+                output = wait_output(result.values, pending)
+            if not await uow.store.runs.finish(
+                lease,
+                status=result.status,
+                error=result.error,
+                now=now,
+                output=output,
+                unless_rollback=not rollback,
+            ):
+                if not rollback and (
+                    await uow.store.runs.cancel_requested(run.run_id) == CancelAction.rollback.value
+                ):
+                    # a rollback committed while the graph was finishing: the run was
+                    # still in flight when the newer run arrived, so it goes all the same
+                    raise _LateRollback()
+                raise FencedWrite()
+            if rollback:
+                await uow.store.runs.delete(run.run_id, tenant_id=run.tenant_id)
+            else:
+                await webhooks.run_completed(
+                    uow,
+                    run,
+                    status=result.status.value,
+                    thread_status=result.thread_status.value,
+                    error=result.error,
+                    values=result.values,
+                )
+            if thread is not None and delete_thread:
+                await uow.store.threads.delete(thread.thread_id, tenant_id=run.tenant_id)
+            elif thread is not None:
+                queued = await uow.store.runs.inflight(thread.thread_id, tenant_id=run.tenant_id)
+                await threads.apply_result(
+                    uow,
+                    thread,
+                    result,
+                    run_id=run.run_id,
+                    graph_id=run.graph_id,
+                    queued=[r.run_id for r in queued],
+                )
+                if queued:
+                    uow.jobs.ring()
+
+    @staticmethod
+    async def _retrying(attempt: Callable[[], Awaitable[None]]) -> None:
+        """``attempt`` again when the database was briefly unavailable (R7, R19): a fenced
+        write that did commit is a no-op the second time, so retrying is safe; after
+        ``FINALIZE_TRIES`` the lease expires and the reaper gives the run another attempt."""
+        for tries in range(1, FINALIZE_TRIES + 1):
+            try:
+                await attempt()
+                return
+            except Unavailable:
+                if tries == FINALIZE_TRIES:
+                    raise
+                log.warning("database unavailable while finalizing; retry %d", tries)
+                await asyncio.sleep(0.05 * 2**tries)
 
     async def _end_stream(self, run_id: str) -> None:
         try:

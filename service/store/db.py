@@ -12,6 +12,7 @@ SQLite runs in WAL mode and takes the write lock when a transaction begins
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +126,14 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def inject_transient_faults(engine: AsyncEngine, fails: Callable[[], bool]) -> None:
+    """Test processes only (R19): a statement ``fails()`` picks raises, before it is sent, the
+    driver's OperationalError, as a broken connection does (the service answers 503 or retries)."""
+    error = engine.dialect.loaded_dbapi.OperationalError
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def maybe_fail(*_args: Any) -> None:
+        if fails():
+            raise error("injected transient fault (R19)")
