@@ -12,6 +12,20 @@ export interface InboxThread {
   metadata: JsonObject;
 }
 
+/** LangChain v1 decisions on one tool call (HumanInTheLoopMiddleware). */
+export type ToolDecisionType = "approve" | "edit" | "reject" | "respond";
+
+/** One tool call of a LangChain request, reviewed as its own type (the tool name). */
+export interface InboxAction {
+  name: string;
+  args: Json;
+  description: string | null;
+  allowed_decisions: ToolDecisionType[];
+  args_schema: JsonObject | null;
+  can_decide: boolean;
+  can_edit: boolean;
+}
+
 export interface InboxItem {
   id: string;
   thread_id: string;
@@ -31,6 +45,8 @@ export interface InboxItem {
   created_at: string;
   expires_at: string | null;
   age_seconds: number;
+  kind: "agent_inbox" | "hitl_request" | "tool_approval" | "raw";
+  actions: InboxAction[];
   can_decide: boolean;
   can_edit: boolean;
   thread: InboxThread;

@@ -1,5 +1,7 @@
 import type { MouseEvent, ReactNode } from "react";
 
+import type { JsonObject } from "../types";
+
 import { ApiError } from "../api";
 import { href, navigate } from "../router";
 
@@ -64,4 +66,21 @@ export function formatTime(iso: string | null): string {
 export function newKey(): string {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function ArgsTable({ args }: { args: JsonObject }) {
+  const entries = Object.entries(args);
+  if (entries.length === 0) return <p className="muted">(no arguments)</p>;
+  return (
+    <table className="args" data-testid="args">
+      <tbody>
+        {entries.map(([key, value]) => (
+          <tr key={key}>
+            <th scope="row">{key}</th>
+            <td className="mono">{typeof value === "string" ? value : JSON.stringify(value)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 
 import { ApiError, inbox } from "../api";
-import { ErrorAlert, JsonView, Link, describeError, formatAge, formatTime, newKey } from "../components/common";
+import { ArgsTable, ErrorAlert, JsonView, Link, describeError, formatAge, formatTime, newKey } from "../components/common";
+import { ToolCalls, ToolReview } from "../components/ToolReview";
 import type { DecisionAccepted, DecisionType, HumanInterrupt, InboxItemDetail, Json, JsonObject } from "../types";
 
 function isObject(value: Json | undefined): value is JsonObject {
@@ -109,6 +110,8 @@ export function ItemView({ id, onDecided }: Props) {
 
   const human = humanInterrupt(item);
   const pending = item.status === "pending";
+  const tools = item.kind === "hitl_request" || item.kind === "tool_approval";
+  const reviewing = tools && pending && item.can_decide; // the review shows every tool call
 
   return (
     <main>
@@ -154,6 +157,13 @@ export function ItemView({ id, onDecided }: Props) {
           <h2 id="args-h">Arguments</h2>
           <ArgsTable args={human.action_request.args} />
         </section>
+      ) : tools ? (
+        !reviewing && (
+          <section aria-labelledby="calls-h">
+            <h2 id="calls-h">Tool calls</h2>
+            <ToolCalls actions={item.actions} />
+          </section>
+        )
       ) : (
         <section aria-labelledby="value-h">
           <h2 id="value-h">Interrupt value</h2>
@@ -181,6 +191,8 @@ export function ItemView({ id, onDecided }: Props) {
             </p>
           ) : human ? (
             <AgentInboxActions item={item} human={human} sending={sending} send={send} />
+          ) : tools ? (
+            <ToolReview item={item} sending={sending} send={send} />
           ) : (
             <RawAnswer sending={sending} send={send} />
           )}
@@ -212,23 +224,6 @@ export function ItemView({ id, onDecided }: Props) {
         </ul>
       </section>
     </main>
-  );
-}
-
-function ArgsTable({ args }: { args: JsonObject }) {
-  const entries = Object.entries(args);
-  if (entries.length === 0) return <p className="muted">(no arguments)</p>;
-  return (
-    <table className="args" data-testid="args">
-      <tbody>
-        {entries.map(([key, value]) => (
-          <tr key={key}>
-            <th scope="row">{key}</th>
-            <td className="mono">{typeof value === "string" ? value : JSON.stringify(value)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }
 

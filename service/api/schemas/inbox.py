@@ -50,6 +50,9 @@ class InboxAction(BaseModel):
     args: Any
     description: str | None
     allowed_decisions: list[str]
+    args_schema: dict[str, Any] | None = Field(
+        default=None, description="the JSON schema edited args must match, when the tool has one"
+    )
     can_decide: bool
     can_edit: bool
 
@@ -123,6 +126,7 @@ def _actions(entry: InboxEntry, kind: InterruptKind, who: Reach) -> list[dict[st
             "args": action.args,
             "description": action.description,
             "allowed_decisions": list(entry.allowed if single else action.allowed),
+            "args_schema": action.args_schema,
             "can_decide": pending and who.can_decide(action.name, entry.owner),
             "can_edit": pending and who.can_edit(action.name, entry.owner),
         }
