@@ -98,6 +98,27 @@ class TestBadInput:
             response = await client.post("/threads/search", json={"limit": 1_000_000})
         assert response.status_code == 422
 
+    async def test_numbers_beyond_64_bits_are_422_and_change_nothing(
+        self, api: Api, tenant: str
+    ) -> None:
+        # found by schemathesis (R22): they reached the database and answered 500
+        huge = 2**70
+        async with api.client(tenant) as client:
+            answers = [
+                await client.post("/threads", json={"metadata": {"n": [1, {"deep": huge}]}}),
+                await client.post("/assistants", json={"graph_id": "slow", "config": {"x": -huge}}),
+                await client.post("/policies/rollback", json={"version": huge}),
+                await client.get("/audit", params={"after_seq": huge}),
+            ]
+            threads = await client.post("/threads/search", json={"limit": 1000})
+        for answer in answers:
+            assert answer.status_code == 422, answer.text
+            _is_error(answer.json(), "invalid_input")
+        assert threads.json() == []
+        async with api.client(tenant) as client:  # the largest 64-bit numbers are fine
+            fits = await client.post("/threads", json={"metadata": {"n": 2**63 - 1, "m": -(2**63)}})
+        assert fits.status_code == 200, fits.text
+
     async def test_unknown_route_is_json_404(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:
             response = await client.get("/nothing/here")

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from service.api.deps import PrincipalDep, RuntimeDep
+from service.api.schemas.common import INT64_MAX
 from service.api.schemas.policies import audit_json
 from service.services import audit
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 async def list_audit(
     rt: RuntimeDep,
     principal: PrincipalDep,
-    after_seq: int = Query(default=0, ge=0),
+    after_seq: int = Query(default=0, ge=0, le=INT64_MAX),
     limit: int = Query(default=100, ge=1, le=1000),
     target_type: str | None = Query(default=None, max_length=32),
     target_id: str | None = Query(default=None, max_length=200),

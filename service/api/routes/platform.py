@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from service.api.deps import PrincipalDep, RuntimeDep
+from service.api.schemas.common import INT64_MAX
 from service.api.schemas.policies import TenantCreate
 from service.services import tenants
 
@@ -25,6 +26,6 @@ async def list_tenants(
     rt: RuntimeDep,
     principal: PrincipalDep,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=INT64_MAX),
 ) -> list[dict[str, Any]]:
     return await tenants.list_as_platform_admin(rt, principal, limit=limit, offset=offset)

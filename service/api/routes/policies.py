@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from service.api.deps import PrincipalDep, RuntimeDep
+from service.api.schemas.common import INT64_MAX
 from service.api.schemas.policies import (
     DryRunBody,
     DryRunOut,
@@ -56,7 +57,7 @@ async def revoke_role(
     role: str,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    expected_version: int | None = Query(default=None, ge=0),
+    expected_version: int | None = Query(default=None, ge=0, le=INT64_MAX),
 ) -> Any:
     return await policies.revoke_role(rt, principal, user, role, expected_version=expected_version)
 
@@ -106,7 +107,7 @@ async def remove_parent(
     parent: str,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    expected_version: int | None = Query(default=None, ge=0),
+    expected_version: int | None = Query(default=None, ge=0, le=INT64_MAX),
 ) -> Any:
     return await policies.set_inheritance(
         rt, principal, role, parent, present=False, expected_version=expected_version
@@ -143,7 +144,7 @@ async def policy_history(
     rt: RuntimeDep,
     principal: PrincipalDep,
     limit: int = Query(default=20, ge=1, le=1000),
-    before_version: int | None = Query(default=None, ge=1),
+    before_version: int | None = Query(default=None, ge=1, le=INT64_MAX),
 ) -> list[dict[str, Any]]:
     rows = await policies.history(rt, principal, limit=limit, before_version=before_version)
     return [change_json(row) for row in rows]

@@ -10,6 +10,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from service.api.deps import PrincipalDep, RuntimeDep, StreamSlotDep
 from service.api.keepalive import keepalive_json
+from service.api.schemas.common import INT64_MAX
 from service.api.schemas.runs import RunCreate, RunOut, run_json
 from service.api.sse import StreamSlot, sse_response
 from service.domain.principal import Principal
@@ -178,7 +179,7 @@ async def list_runs(
     rt: RuntimeDep,
     principal: PrincipalDep,
     limit: int = Query(default=10, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=INT64_MAX),
     status: str | None = Query(default=None, max_length=16),
 ) -> Any:
     rows = await runs.list_runs(rt, principal, thread_id, limit=limit, offset=offset, status=status)

@@ -5,14 +5,31 @@ from typing import Any, Literal
 
 import orjson
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+INT64_MAX = 2**63 - 1  # what both databases, and JSON columns through orjson, can hold
 
 
 class Body(BaseModel):
     """Request bodies ignore unknown fields (newer SDKs send more) but never trust them:
-    tenant and thread always come from the token and the path."""
+    tenant and thread always come from the token and the path. Every number in them, however
+    deep, must fit in 64 bits (422 otherwise: the databases could not store it)."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_fit_64_bits(cls, data: Any) -> Any:
+        stack = [data]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, dict):
+                stack.extend(value.values())
+            elif isinstance(value, list):
+                stack.extend(value)
+            elif isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+                raise ValueError("numbers must fit in 64 bits")
+        return data
 
 
 class ErrorBody(BaseModel):
