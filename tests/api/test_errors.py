@@ -59,6 +59,25 @@ class TestAuthentication:
                 assert response.status_code == 400
                 _is_error(response.json(), "bad_request")
 
+    async def test_every_operation_without_a_token_is_401(self, api: Api) -> None:
+        """S14: each operation of the OpenAPI schema, called with no token (and with a bad
+        one), is 401 before anything else is looked at; only the probes are public."""
+        public = {"/ok", "/readyz", "/info", "/metrics"}
+        async with api.anonymous() as client:
+            schema = (await client.get("/openapi.json")).json()
+            checked = 0
+            for path, operations in schema["paths"].items():
+                if path in public:
+                    continue
+                url = path.replace("{", "x-").replace("}", "")  # any id: never looked at
+                for method in operations:
+                    for headers in ({}, {"Authorization": "Bearer not.a.token"}):
+                        response = await client.request(method, url, json={}, headers=headers)
+                        assert response.status_code == 401, (method, path, response.text)
+                        _is_error(response.json(), "not_authenticated")
+                    checked += 1
+        assert checked >= 60  # every operation, not a handful
+
     async def test_health_is_public(self, api: Api) -> None:
         async with api.anonymous() as client:
             assert (await client.get("/ok")).json() == {"ok": True}
