@@ -18,7 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from service.auth.jwt import mint_token
 from service.settings import Settings
@@ -31,6 +38,15 @@ UI_INDEX = ROOT / "frontend" / "dist" / "index.html"
 PLATFORM_TENANT = "ops"
 PLATFORM_ADMIN = "root"
 TIMEOUT_MS = 10_000
+
+
+def open_item(page: Page, item_id: str) -> None:
+    """From the inbox, open the item's page through its row's link."""
+    row = page.locator(f'[data-testid="inbox-item"][data-item-id="{item_id}"]')
+    expect(row).to_be_visible()
+    row.get_by_role("link").click()
+    expect(page.get_by_test_id("item-title")).to_be_visible()
+
 
 REFUND = {"order_id": "A-1", "amount": 42, "customer": "Ada", "reason": "broken on arrival"}
 

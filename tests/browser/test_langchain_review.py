@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import Tenant
+from tests.browser.conftest import Tenant, open_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -46,13 +46,6 @@ def tool_messages(tenant: Tenant, tid: str, count: int) -> dict[str, str]:
             return told
         assert time.monotonic() < deadline, f"the agent did not finish: {thread['status']}"
         time.sleep(0.2)
-
-
-def open_item(page: Page, item_id: str) -> None:
-    row = page.locator(f'[data-testid="inbox-item"][data-item-id="{item_id}"]')
-    expect(row).to_be_visible()
-    row.get_by_role("link").click()
-    expect(page.get_by_test_id("item-title")).to_be_visible()
 
 
 def call(page: Page, tool: str) -> Any:

@@ -7,16 +7,9 @@ import re
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import Tenant
+from tests.browser.conftest import Tenant, open_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-
-def open_item(page: Page, item_id: str) -> None:
-    row = page.locator(f'[data-testid="inbox-item"][data-item-id="{item_id}"]')
-    expect(row).to_be_visible()
-    row.get_by_role("link").click()
-    expect(page.get_by_test_id("item-title")).to_be_visible()
 
 
 def decide_button(page: Page, name: str) -> Locator:

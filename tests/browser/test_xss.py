@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import Tenant
+from tests.browser.conftest import Tenant, open_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -17,9 +17,7 @@ def test_a_payload_with_markup_is_text_and_runs_nothing(tenant: Tenant, browser:
     tenant.member("rita", "reviewer")
     item = tenant.refund(customer=MARKUP, reason=MARKUP, order_id=MARKUP)
     page = tenant.page("rita", browser)
-    row = page.locator(f'[data-testid="inbox-item"][data-item-id="{item["id"]}"]')
-    expect(row).to_be_visible()
-    row.get_by_role("link").click()
+    open_item(page, item["id"])
     expect(page.get_by_test_id("item-description")).to_contain_text(MARKUP)  # as text
     expect(page.get_by_test_id("args")).to_contain_text(MARKUP)
     page.wait_for_timeout(500)  # an image error handler would have fired by now

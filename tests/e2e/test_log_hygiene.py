@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.fixtures.app import ROOT, TEST_SECRET
-from tests.fixtures.live import LiveServer, free_port, running, server_env
+from tests.e2e.conftest import on_backend
+from tests.fixtures.live import LiveServer, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -23,15 +23,8 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """A live server that may deliver webhooks to this machine (nothing listens there)."""
-    database_url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
-    env = server_env(
-        ROOT / "tests" / "graphs" / "langgraph.json",
-        secret=TEST_SECRET,
-        run_in_api=True,
-        database_url=database_url,
-    )
-    env["COUNTERSIGN_WEBHOOK_ALLOW"] = json.dumps(["127.0.0.1/32"])
-    yield from running(tmp_path_factory.mktemp(f"hygiene-{request.param}"), env)
+    allow = json.dumps(["127.0.0.1/32"])
+    yield from on_backend(request, tmp_path_factory, "hygiene", COUNTERSIGN_WEBHOOK_ALLOW=allow)
 
 
 BANNER = ("Countersign (embedded", "  URL:", "  tenant:", "  web UI:", "  dev token:", "  try:")

@@ -514,9 +514,13 @@ class Cluster:
         self._cli("migrate", direct=True)
 
     def _mint(self) -> str:
+        return self.mint(TENANT, SUBJECT)
+
+    def mint(self, tenant: str, subject: str) -> str:
+        """A day-long token of ``subject`` in ``tenant``, which gets every role first."""
         roles = [arg for role in ROLES for arg in ("--role", role)]
         out = self._cli(
-            "token", "mint", "--tenant", TENANT, "--sub", SUBJECT, "--ttl", "86400", *roles
+            "token", "mint", "--tenant", tenant, "--sub", subject, "--ttl", "86400", *roles
         )
         return out.strip().splitlines()[-1]
 

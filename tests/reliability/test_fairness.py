@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.harness import ROLES, Cluster, Driver, check_invariants, iterations, log
+from tests.reliability.harness import Cluster, Driver, check_invariants, iterations, log
 
 pytestmark = [pytest.mark.reliability]
 
@@ -32,9 +32,7 @@ RUN = {"assistant_id": "slow_steps", "input": {"steps": 1, "seconds": RUN_SECOND
 
 
 def tenant_client(cluster: Cluster, tenant: str, api: int = 0) -> httpx.AsyncClient:
-    roles = [arg for role in ROLES for arg in ("--role", role)]
-    out = cluster._cli("token", "mint", "--tenant", tenant, "--sub", "bot", *roles)
-    token = out.strip().splitlines()[-1]
+    token = cluster.mint(tenant, "bot")
     return httpx.AsyncClient(
         base_url=cluster.apis[api % len(cluster.apis)].url,
         headers={"Authorization": f"Bearer {token}"},
