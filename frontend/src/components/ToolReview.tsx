@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 
-import { ArgsTable } from "./common";
+import { ArgsTable, isFlat, isObject } from "./common";
 import type { InboxAction, InboxItemDetail, Json, JsonObject, ToolDecisionType } from "../types";
 
 // The review of a LangChain v1 request (HumanInTheLoopMiddleware): every tool call with its
@@ -27,11 +27,7 @@ interface Choice {
 }
 
 function objectOf(value: Json): JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? value : {};
-}
-
-function isFlat(args: JsonObject): boolean {
-  return Object.values(args).every((v) => v === null || ["string", "number", "boolean"].includes(typeof v));
+  return isObject(value) ? value : {};
 }
 
 /** An argument's kind: from the args schema when it says, else from the value the agent sent. */

@@ -1,9 +1,20 @@
 import type { MouseEvent, ReactNode } from "react";
 
-import type { JsonObject } from "../types";
+import type { Json, JsonObject } from "../types";
 
 import { ApiError } from "../api";
 import { href, navigate } from "../router";
+
+export function isObject(value: Json | undefined): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+type Flat = string | number | boolean | null;
+
+/** Args whose values are all plain (a form can edit them field by field). */
+export function isFlat(args: JsonObject): args is Record<string, Flat> {
+  return Object.values(args).every((v) => v === null || ["string", "number", "boolean"].includes(typeof v));
+}
 
 export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
   const onClick = (event: MouseEvent<HTMLAnchorElement>) => {

@@ -1,13 +1,20 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 
 import { ApiError, inbox } from "../api";
-import { ArgsTable, ErrorAlert, JsonView, Link, describeError, formatAge, formatTime, newKey } from "../components/common";
+import {
+  ArgsTable,
+  ErrorAlert,
+  JsonView,
+  Link,
+  describeError,
+  formatAge,
+  formatTime,
+  isFlat,
+  isObject,
+  newKey,
+} from "../components/common";
 import { ToolCalls, ToolReview } from "../components/ToolReview";
 import type { DecisionAccepted, DecisionType, HumanInterrupt, InboxItemDetail, Json, JsonObject } from "../types";
-
-function isObject(value: Json | undefined): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** The Agent Inbox HumanInterrupt inside an item's value (itself or a one-item list). */
 function humanInterrupt(item: InboxItemDetail): HumanInterrupt | null {
@@ -23,12 +30,6 @@ function humanInterrupt(item: InboxItemDetail): HumanInterrupt | null {
     config: isObject(value["config"]) ? (value["config"] as HumanInterrupt["config"]) : {},
     description: typeof description === "string" ? description : null,
   };
-}
-
-type Flat = string | number | boolean | null;
-
-function isFlat(args: JsonObject): args is Record<string, Flat> {
-  return Object.values(args).every((v) => v === null || ["string", "number", "boolean"].includes(typeof v));
 }
 
 function conflictMessage(error: ApiError): string {
