@@ -108,3 +108,12 @@ def wait_output(values: Any, pending: list[dict[str, Any]]) -> Any:
     if isinstance(values, dict):
         return {**values, "__interrupt__": pending}
     return values
+
+
+def wait_answer(
+    status: str, error: dict[str, Any] | None, values: Any, pending: list[dict[str, Any]]
+) -> Any:
+    """What ``/wait`` and ``/join`` return for a run that ended with ``status``."""
+    if status == RunStatus.error.value and error:
+        return {"__error__": error}
+    return wait_output(values, pending)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from service.queue.memory import MemoryBell, MemoryEventBus
-from service.queue.port import EndWatches, StreamEvent
+from service.queue.port import EndWatches, RunEnd, StreamEvent
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,11 @@ class HubEventBus(MemoryEventBus):
         super().__init__(replay_seconds=replay_seconds)
         self.hub: BusHub | None = None
 
-    async def finish(self, run_id: str) -> None:
-        await super().finish(run_id)
+    async def finish(self, run_id: str, outcome: bytes | None = None) -> None:
+        await super().finish(run_id, outcome)
         if self.hub is not None:
-            self.hub.broadcast({"push": "ended", "run": run_id})
+            said = None if outcome is None else _text(outcome)
+            self.hub.broadcast({"push": "ended", "run": run_id, "outcome": said})
 
 
 class BusHub:
@@ -140,7 +141,8 @@ class BusHub:
         if op == "publish":
             return await self.bus.publish(frame["run"], frame["event"], _bytes(frame["data"]))
         if op == "finish":
-            await self.bus.finish(frame["run"])
+            outcome = frame.get("outcome")
+            await self.bus.finish(frame["run"], None if outcome is None else _bytes(outcome))
         elif op == "has_stream":
             return await self.bus.has_stream(frame["run"])
         elif op == "control":
@@ -240,7 +242,8 @@ class SocketLink:
         if push == "ring":
             self.bell.rung()
         elif push == "ended":
-            self.ends.ended(frame["run"])
+            said = frame.get("outcome")
+            self.ends.ended(frame["run"], None if said is None else _bytes(said))
         elif push == "control":
             task = asyncio.create_task(self._control(frame["run"], frame["action"]))
             self._handling.add(task)
@@ -276,8 +279,9 @@ class SocketEventBus:
     async def publish(self, run_id: str, event: str, data: bytes) -> str:
         return str(await self._link.call("publish", run=run_id, event=event, data=_text(data)))
 
-    async def finish(self, run_id: str) -> None:
-        await self._link.call("finish", run=run_id)
+    async def finish(self, run_id: str, outcome: bytes | None = None) -> None:
+        sent = None if outcome is None else _text(outcome)
+        await self._link.call("finish", run=run_id, outcome=sent)
 
     async def has_stream(self, run_id: str) -> bool:
         return bool(await self._link.call("has_stream", run=run_id))
@@ -288,7 +292,7 @@ class SocketEventBus:
     def on_control(self, handler: Callable[[str, str], Awaitable[None]]) -> None:
         self._link.control_handlers.append(handler)
 
-    def watch_end(self, run_id: str) -> AbstractContextManager[asyncio.Event]:
+    def watch_end(self, run_id: str) -> AbstractContextManager[RunEnd]:
         return self._link.ends.watch(run_id)
 
     async def ready(self) -> None:

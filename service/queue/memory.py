@@ -87,14 +87,14 @@ class MemoryEventBus:
             stream.changed.notify_all()
         return event_id
 
-    async def finish(self, run_id: str) -> None:
+    async def finish(self, run_id: str, outcome: bytes | None = None) -> None:
         stream = self._stream(run_id)
         async with stream.changed:
             stream.done = True
             stream.finished_at = time.monotonic()
             stream.changed.notify_all()
         self._finished.append((stream.finished_at, run_id))
-        self._ends.ended(run_id)
+        self._ends.ended(run_id, outcome)
 
     async def has_stream(self, run_id: str) -> bool:
         return run_id in self._streams

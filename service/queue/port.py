@@ -25,6 +25,16 @@ class StreamEvent:
 
 
 END_EVENT = "__end__"
+OUTCOME_CAP = 256 * 1024  # an outcome longer than this is not sent: waiters read the ledger
+
+
+class RunEnd(asyncio.Event):
+    """Set when this process hears that a run ended. ``outcome``: what the worker said with
+    the word (the ``/wait`` answer, JSON), when it sent one; else the waiter reads the ledger."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outcome: bytes | None = None
 
 
 class Bell(Protocol):
@@ -48,8 +58,9 @@ class EventBus(Protocol):
         from the events published after the call (long-lived streams such as a tenant's inbox).
         """
 
-    async def finish(self, run_id: str) -> None:
-        """Mark the run's stream complete; subscribers stop after draining it."""
+    async def finish(self, run_id: str, outcome: bytes | None = None) -> None:
+        """Mark the run's stream complete; subscribers stop after draining it. ``outcome``
+        (at most ``OUTCOME_CAP`` bytes) reaches every process's ``watch_end`` waiters."""
 
     async def has_stream(self, run_id: str) -> bool:
         """Whether events of this run are still kept."""
@@ -60,7 +71,7 @@ class EventBus(Protocol):
     def on_control(self, handler: Callable[[str, str], Awaitable[None]]) -> None:
         """Register the worker's handler for control actions."""
 
-    def watch_end(self, run_id: str) -> AbstractContextManager[asyncio.Event]:
+    def watch_end(self, run_id: str) -> AbstractContextManager[RunEnd]:
         """An event set when this process hears that the run ended (best effort: a
         waiter also re-reads the ledger now and then)."""
 
@@ -69,11 +80,11 @@ class EndWatches:
     """Waiters for the end of runs in this process, woken by ``ended``."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, set[asyncio.Event]] = {}
+        self._waiting: dict[str, set[RunEnd]] = {}
 
     @contextmanager
-    def watch(self, run_id: str) -> Iterator[asyncio.Event]:
-        event = asyncio.Event()
+    def watch(self, run_id: str) -> Iterator[RunEnd]:
+        event = RunEnd()
         self._waiting.setdefault(run_id, set()).add(event)
         try:
             yield event
@@ -84,8 +95,9 @@ class EndWatches:
                 if not waiting:
                     del self._waiting[run_id]
 
-    def ended(self, run_id: str) -> None:
+    def ended(self, run_id: str, outcome: bytes | None = None) -> None:
         for event in self._waiting.get(run_id, ()):
+            event.outcome = outcome
             event.set()
 
 

@@ -380,11 +380,14 @@ class RedisEventBus:
     async def publish(self, run_id: str, event: str, data: bytes) -> str:
         return await self._append(run_id, event, data, self._live_ttl_ms)
 
-    async def finish(self, run_id: str) -> None:
-        """The end marker, and word to every process that the run ended (``watch_end``)."""
-        ended = json.dumps({"run_id": run_id, "action": ENDED_ACTION})
-        await self._append(run_id, END_EVENT, b"", self._replay_ms, announce=ended)
-        self._ends.ended(run_id)
+    async def finish(self, run_id: str, outcome: bytes | None = None) -> None:
+        """The end marker, and word to every process that the run ended (``watch_end``),
+        with the ``outcome`` when there is one."""
+        word: dict[str, Any] = {"run_id": run_id, "action": ENDED_ACTION}
+        if outcome is not None:
+            word["outcome"] = outcome.decode()
+        await self._append(run_id, END_EVENT, b"", self._replay_ms, announce=json.dumps(word))
+        self._ends.ended(run_id, outcome)
 
     async def has_stream(self, run_id: str) -> bool:
         """EXISTS; False (logged) when Redis cannot answer: its events are out of reach."""
@@ -596,7 +599,8 @@ class RedisEventBus:
             log.warning("redis: ignoring a malformed control message %r", raw)
             return
         if action == ENDED_ACTION:
-            self._ends.ended(run_id)
+            outcome = message.get("outcome")
+            self._ends.ended(run_id, outcome.encode() if isinstance(outcome, str) else None)
             return
         for handler in list(self._handlers):
             try:

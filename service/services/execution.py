@@ -25,6 +25,7 @@ from service.domain.runs import (
     RunResult,
     RunStatus,
     ThreadStatus,
+    wait_answer,
     wait_output,
 )
 from service.errors import FencedWrite, Unavailable
@@ -32,6 +33,7 @@ from service.models import Run
 from service.models.base import utcnow
 from service.observability import FENCED_WRITES, QUEUE_WAIT, REQUEUED, RUN_DURATION
 from service.outbound.sender import WebhookSender
+from service.queue.port import OUTCOME_CAP
 from service.services import inbox, threads, webhook_dispatch, webhooks
 from service.services.runtime import Runtime
 from service.store.runs import Lease
@@ -272,9 +274,10 @@ class RunWorker:
         """
         now = utcnow()
         delete_thread = run.temporary and run.on_completion == "delete"
+        said: list[bytes] = []  # the /wait answer, told with the end (none for a rollback)
         try:
             await self._retrying(
-                lambda: self._finalize_once(run, lease, result, rollback, now, delete_thread)
+                lambda: self._finalize_once(run, lease, result, rollback, now, delete_thread, said)
             )
         except _LateRollback:
             await self.rt.engine.rollback(run.thread_id, run.run_id)
@@ -289,7 +292,8 @@ class RunWorker:
             log.warning("run %s: finalize rejected, a newer attempt owns it", run.run_id)
             return
         self.stats.finished += 1
-        await self._end_stream(run.run_id)
+        outcome = said[-1] if said and len(said[-1]) <= OUTCOME_CAP else None
+        await self._end_stream(run.run_id, outcome)
         if delete_thread:
             await self.rt.engine.delete_thread(run.thread_id)
 
@@ -301,14 +305,13 @@ class RunWorker:
         rollback: bool,
         now: datetime,
         delete_thread: bool,
+        said: list[bytes],
     ) -> None:
         async with self.rt.transaction() as uow:
             # lock order everywhere: the thread row first, then its runs and interrupts
             thread = await uow.store.threads.lock(run.thread_id, tenant_id=run.tenant_id)
-            output = None
-            if run.temporary:
-                pending = [{"id": i.interrupt_id, "value": i.value} for i in result.interrupts]
-                output = wait_output(result.values, pending)
+            pending = [{"id": i.interrupt_id, "value": i.value} for i in result.interrupts]
+            output = wait_output(result.values, pending) if run.temporary else None
             if not await uow.store.runs.finish(
                 lease,
                 status=result.status,
@@ -349,6 +352,11 @@ class RunWorker:
                 )
                 if queued:
                     uow.jobs.ring()
+                    pending = []  # the thread stays busy: nothing is pending for review yet
+            if not rollback:
+                said.append(
+                    _json(wait_answer(result.status.value, result.error, result.values, pending))
+                )
 
     @staticmethod
     async def _retrying(attempt: Callable[[], Awaitable[None]]) -> None:
@@ -365,9 +373,9 @@ class RunWorker:
                 log.warning("database unavailable while finalizing; retry %d", tries)
                 await asyncio.sleep(0.05 * 2**tries)
 
-    async def _end_stream(self, run_id: str) -> None:
+    async def _end_stream(self, run_id: str, outcome: bytes | None = None) -> None:
         try:
-            await self.rt.bus.finish(run_id)
+            await self.rt.bus.finish(run_id, outcome)
         except Exception:
             log.warning("could not close the event stream of run %s", run_id, exc_info=True)
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import orjson
+
 from service.domain.ids import new_thread_id, resolve_thread_id, uuid7
 from service.domain.interrupts import payload_hash
 from service.domain.principal import Principal
@@ -16,11 +18,13 @@ from service.domain.runs import (
     MultitaskStrategy,
     RunStatus,
     ThreadStatus,
+    wait_answer,
     wait_output,
 )
 from service.errors import Conflict, InvalidInput, NotFound, ThreadBusy
 from service.models import Assistant, IdempotencyKey, Run, Thread
 from service.models.base import utcnow
+from service.queue.port import RunEnd
 from service.services import assistants, threads, webhook_dispatch, webhooks
 from service.services import interrupts as interrupt_index
 from service.services.runtime import Runtime, UnitOfWork
@@ -425,15 +429,28 @@ async def _reread(rt: Runtime, principal: Principal, run: Run) -> Run:
 
 
 async def wait_until_done(
-    rt: Runtime, principal: Principal, run: Run, *, ended: asyncio.Event | None = None
+    rt: Runtime, principal: Principal, run: Run, *, ended: RunEnd | None = None
 ) -> Run:
-    """Block until the run ends, given ``run`` as the caller read or wrote it.
+    """Block until the run ends, given ``run`` as the caller read or wrote it; the run as
+    the ledger has it then."""
+    done, _ = await _ended(rt, principal, run, ended)
+    if not RunStatus(done.status).terminal:  # the worker's word came first: read it back
+        done = await _reread(rt, principal, done)
+    return done
+
+
+async def _ended(
+    rt: Runtime, principal: Principal, run: Run, ended: RunEnd | None
+) -> tuple[Run, Any]:
+    """Wait for the end of ``run``: the run, and the worker's outcome (``NO_OUTCOME`` when
+    it sent none, e.g. the run ended in another way, or the word was lost).
 
     Woken when this process hears that the run ended (``EventBus.watch_end``), never by
-    polling; the ledger, read after each wake-up (and every ``WAIT_POLL`` seconds, in case
-    the word was lost), says whether it really ended. ``ended``: a watch the caller put in
-    place before ``run`` was written; without one, a watch is put in place here and the
-    ledger read once more, so an end heard of in between is not missed.
+    polling; without an outcome the ledger, read after each wake-up (and every
+    ``WAIT_POLL`` seconds, in case the word was lost), says whether it really ended.
+    ``ended``: a watch the caller put in place before ``run`` was written; without one, a
+    watch is put in place here and the ledger read once more, so an end heard of in between
+    is not missed.
     """
     if ended is None:
         with rt.bus.watch_end(run.run_id) as watch:
@@ -442,32 +459,42 @@ async def wait_until_done(
     return await _until_ended(rt, principal, run, ended)
 
 
-async def _until_ended(rt: Runtime, principal: Principal, run: Run, ended: asyncio.Event) -> Run:
+NO_OUTCOME: Any = object()
+
+
+async def _until_ended(
+    rt: Runtime, principal: Principal, run: Run, ended: RunEnd
+) -> tuple[Run, Any]:
     current = run
     while not RunStatus(current.status).terminal:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ended.wait(), timeout=WAIT_POLL)
+        if ended.outcome is not None:  # sent after the end was committed: as good as the ledger
+            return current, orjson.loads(ended.outcome)
         ended.clear()
         current = await _reread(rt, principal, current)
-    return current
+    return current, NO_OUTCOME
 
 
 async def create_and_wait(
     rt: Runtime, principal: Principal, raw_thread_id: str | None, request: RunRequest
-) -> Run:
-    """``/runs/wait``: create the run, then wait for its end (watched before it is durable)."""
-    with rt.bus.watch_end(request.run_id) as ended:
+) -> tuple[Run, Any]:
+    """``/runs/wait``: create the run, wait for its end (watched before it is durable); the
+    run and what ``/wait`` answers."""
+    with rt.bus.watch_end(request.run_id) as watch:
         run = await create(rt, principal, raw_thread_id, request)
         mine = run.run_id == request.run_id  # not a run replayed by its Idempotency-Key
-        return await wait_until_done(rt, principal, run, ended=ended if mine else None)
+        done, outcome = await _ended(rt, principal, run, watch if mine else None)
+    return run, await _answer(rt, principal, done, outcome)
 
 
-async def final_values(rt: Runtime, principal: Principal, run: Run) -> Any:
-    """What ``/wait`` and ``/join`` return for a finished run."""
-    if run.status == RunStatus.error.value and run.error:
-        return {"__error__": run.error}
-    if run.temporary:
-        return run.output
+async def _answer(rt: Runtime, principal: Principal, run: Run, outcome: Any) -> Any:
+    """What ``/wait`` and ``/join`` return for a finished run: the worker's outcome, else
+    read from the ledger."""
+    if outcome is not NO_OUTCOME:
+        return outcome
+    if run.temporary or (run.status == RunStatus.error.value and run.error):
+        return wait_answer(run.status, run.error, run.output, [])
     async with rt.transaction(readonly=True) as uow:
         thread = await uow.store.threads.get(run.thread_id, tenant_id=principal.tenant_id)
         if thread is None:
@@ -478,7 +505,7 @@ async def final_values(rt: Runtime, principal: Principal, run: Run) -> Any:
 
 
 async def join(rt: Runtime, principal: Principal, raw_thread_id: str, run_id: str) -> Any:
-    with rt.bus.watch_end(run_id) as ended:
+    with rt.bus.watch_end(run_id) as watch:
         run = await get(rt, principal, raw_thread_id, run_id)  # read once the watch is in place
-        done = await wait_until_done(rt, principal, run, ended=ended)
-    return await final_values(rt, principal, done)
+        done, outcome = await _ended(rt, principal, run, watch)
+    return await _answer(rt, principal, done, outcome)

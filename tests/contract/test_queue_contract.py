@@ -317,6 +317,19 @@ async def test_the_end_of_a_run_wakes_its_watchers_in_every_process(kit: QueueKi
         await worker.finish(run)
         await asyncio.wait_for(ended.wait(), 5)
         assert not not_ended.is_set()  # only the watchers of that run
+        assert ended.outcome is None  # ended without a word: the waiter reads the ledger
+
+
+async def test_the_end_of_a_run_carries_its_outcome_to_every_process(kit: QueueKit) -> None:
+    api, worker = kit.bus(), kit.peer_bus()
+    await kit.ready(api)
+    run = new_run()
+    said = payload(7)  # not ASCII: reaches the waiter byte for byte
+    with api.watch_end(run) as ended, worker.watch_end(run) as here:
+        await worker.finish(run, said)
+        await asyncio.wait_for(ended.wait(), 5)
+        assert ended.outcome == said
+        assert here.outcome == said  # the finishing process's own waiters too
 
 
 # ---- bell: every adapter -----------------------------------------------------------------

@@ -102,10 +102,9 @@ async def _wait(
     rt: Runtime, principal: Principal, raw_thread_id: str | None, request: runs.RunRequest
 ) -> Response:
     async def finished() -> tuple[Any, dict[str, str]]:
-        done = await runs.create_and_wait(rt, principal, raw_thread_id, request)
-        path = _run_path(done)
-        headers = {"Location": f"{path}/join", "Content-Location": path}
-        return await runs.final_values(rt, principal, done), headers
+        run, answer = await runs.create_and_wait(rt, principal, raw_thread_id, request)
+        path = _run_path(run)
+        return answer, {"Location": f"{path}/join", "Content-Location": path}
 
     return await keepalive_json(finished())
 
