@@ -8,7 +8,7 @@ track prepared statements (PgBouncer before 1.21).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import aiosqlite
 import psycopg
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.base import WRITES_IDX_MAP, BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg import AsyncConnection
@@ -59,10 +59,22 @@ class PooledPostgresSaver(AsyncPostgresSaver):
     attempt (its lease was taken over, the fence bumped) writes nothing: it gets
     ``FencedWrite``. The lock lives as long as that one statement, so a paused process
     holds none.
+
+    Writes ride with the next checkpoint: a run's ``aput_writes`` (the writes of one task)
+    are held in memory and sent with that run's next ``aput``, or by ``flush`` when the run
+    stops (``GraphEngine.execute``), or before any read of the run: one statement per step
+    instead of one per task and one per step. A crash in between loses the writes of tasks
+    of an unfinished step, which the retried attempt runs again, as LangGraph's default
+    (``async``) durability allows.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: dict[tuple[str, int], BatchCursor] = {}  # fence -> writes not yet sent
+
     async def aput(self, config: Any, *args: Any, **kwargs: Any) -> Any:
-        token = _fence.set(_fence_of(config))
+        fence = _fence_of(config)
+        token = _fence.set(fence)
         batching = _batching.set(True)
         try:
             return await super().aput(config, *args, **kwargs)
@@ -70,21 +82,52 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             _batching.reset(batching)
             _fence.reset(token)
 
-    async def aput_writes(self, config: Any, *args: Any, **kwargs: Any) -> None:
-        token = _fence.set(_fence_of(config))
-        batching = _batching.set(True)
-        try:
-            await super().aput_writes(config, *args, **kwargs)
-        finally:
-            _batching.reset(batching)
-            _fence.reset(token)
+    async def aput_writes(
+        self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        fence = _fence_of(config)
+        if fence is None:  # not a run's (e.g. a state update): written at once
+            batching = _batching.set(True)
+            try:
+                await super().aput_writes(config, writes, task_id, task_path)
+            finally:
+                _batching.reset(batching)
+            return
+        # the upstream choice of statement, rows dumped here (small: no thread hop), held
+        special = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        query = self.UPSERT_CHECKPOINT_WRITES_SQL if special else self.INSERT_CHECKPOINT_WRITES_SQL
+        conf = config["configurable"]
+        rows = self._dump_writes(
+            conf["thread_id"],
+            conf["checkpoint_ns"],
+            conf["checkpoint_id"],
+            task_id,
+            task_path,
+            writes,
+        )
+        await self._held.setdefault(fence, BatchCursor()).executemany(query, rows)
+
+    async def aget_tuple(self, config: Any) -> Any:
+        fence = _fence_of(config)
+        if fence is not None and fence in self._held:  # a run reads what it wrote
+            await self.flush(fence)
+        return await super().aget_tuple(config)
+
+    async def flush(self, fence: tuple[str, int]) -> None:
+        """Send the writes held for this run attempt (none: nothing to do); they are no
+        longer held even when sending fails."""
+        held = self._held.pop(fence, None)
+        if held is not None:
+            await self._write_batch(held, fence)
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
         if pipeline and _batching.get():
-            batch = BatchCursor()
+            fence = _fence.get()
+            batch = self._held.pop(fence, None) if fence is not None else None
+            batch = batch or BatchCursor()  # the held writes first, then the checkpoint
             yield batch
-            await self._write_batch(batch, _fence.get())
+            await self._write_batch(batch, fence)
             return
         try:
             async with self._pooled_cursor(pipeline=pipeline) as cur:
@@ -123,6 +166,21 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             else:
                 async with conn.cursor(binary=True, row_factory=dict_row) as cur:
                     yield cur
+
+
+async def send_held_writes(
+    saver: BaseCheckpointSaver[Any], fence: tuple[str, int], *, quietly: bool = False
+) -> None:
+    """Send what the saver holds for this run attempt (``PooledPostgresSaver``; other savers
+    hold nothing). ``quietly``: the attempt is already stopping for another reason, which
+    must not be replaced by a failure to send (the held writes are dropped then)."""
+    if not isinstance(saver, PooledPostgresSaver):
+        return
+    try:
+        await saver.flush(fence)
+    except (FencedWrite, Unavailable):
+        if not quietly:
+            raise
 
 
 async def delete_run_checkpoints(

@@ -24,7 +24,7 @@ from langgraph.types import Command, Send, StateSnapshot
 from pydantic import TypeAdapter
 
 from service.domain.runs import InterruptSnapshot, RunResult, RunSpec, RunStatus
-from service.engine.checkpointer import FENCE_KEY, delete_run_checkpoints
+from service.engine.checkpointer import FENCE_KEY, delete_run_checkpoints, send_held_writes
 from service.engine.jsonable import jsonable
 from service.engine.registry import GraphRegistry
 from service.errors import FencedWrite, InvalidInput, NotFound, Unavailable
@@ -240,6 +240,7 @@ class GraphEngine:
         """Run the graph to its end or next interrupt; ``on_step`` is told of each node done."""
         graph = self.graph(spec.graph_id)
         config = self._config(spec)
+        fence = (spec.run_id, spec.fence)
         requested = set(spec.stream_mode) & SUPPORTED_MODES
         modes = {"messages" if m == "messages-tuple" else m for m in requested} - {"events"}
         # "messages-tuple": LangGraph's (chunk, metadata) pairs as they come; "messages": the
@@ -267,11 +268,13 @@ class GraphEngine:
         except (asyncio.CancelledError, FencedWrite, Unavailable):
             # cancelled, this attempt lost its lease, or the checkpoint store failed under
             # it: the attempt stops without reporting, and the run is retried if it should be
+            await send_held_writes(self.checkpointer, fence, quietly=True)
             raise
         except Exception as exc:
             log.info("run %s failed: %s", spec.run_id, type(exc).__name__)
             error = {"error": type(exc).__name__, "message": str(exc)}
             await emit("error", error)
+        await send_held_writes(self.checkpointer, fence)  # e.g. the writes of an interrupt
         snapshot = await graph.aget_state({"configurable": {"thread_id": spec.thread_id}})
         return self._result(RunStatus.error if error else RunStatus.success, snapshot, error)
 

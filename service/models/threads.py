@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from service.models.base import Base, JSONType, TenantMixin, TimestampMixin, utcnow
 
@@ -26,3 +26,13 @@ class Thread(TenantMixin, TimestampMixin, Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     error: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
     state_updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the thread's runs in flight, comma-separated: read with the row's lock (store/threads.py),
+    # None when the query did not ask for them
+    inflight_runs: Mapped[str | None] = query_expression()
+
+    @property
+    def inflight_ids(self) -> list[str] | None:
+        """The ids of the thread's runs in flight when its row was locked, if read then."""
+        if self.inflight_runs is None:
+            return None
+        return self.inflight_runs.split(",") if self.inflight_runs else []

@@ -341,14 +341,9 @@ class RunWorker:
             if thread is not None and delete_thread:
                 await uow.store.threads.delete(thread.thread_id, tenant_id=run.tenant_id)
             elif thread is not None:
-                queued = await uow.store.runs.inflight(thread.thread_id, tenant_id=run.tenant_id)
+                queued = [r for r in await uow.store.runs.inflight_ids(thread) if r != run.run_id]
                 await threads.apply_result(
-                    uow,
-                    thread,
-                    result,
-                    run_id=run.run_id,
-                    graph_id=run.graph_id,
-                    queued=[r.run_id for r in queued],
+                    uow, thread, result, run_id=run.run_id, graph_id=run.graph_id, queued=queued
                 )
                 if queued:
                     uow.jobs.ring()

@@ -231,7 +231,7 @@ async def enqueue(
     run_id = request.run_id
     inflight = (
         []
-        if temporary
+        if temporary or thread.inflight_ids == []  # read with the thread's lock: none
         else await uow.store.runs.inflight(thread.thread_id, tenant_id=thread.tenant_id)
     )
     strategy = request.multitask_strategy
@@ -400,14 +400,13 @@ async def _settle_cancelled_pending(rt: Runtime, principal: Principal, run: Run)
             run.thread_id, tenant_id=principal.tenant_id, lock=True
         )
         if thread is not None:
-            queued = await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id)
             await threads.apply_result(
                 uow,
                 thread,
                 current,
                 run_id=None,
                 graph_id=run.graph_id,
-                queued=[r.run_id for r in queued],
+                queued=await uow.store.runs.inflight_ids(thread),
             )
     await rt.bus.finish(run.run_id)
 

@@ -301,7 +301,7 @@ async def update_state(
         thread = await load(
             uow.store, rt, principal, thread_id, obj="state", act="update", lock=True
         )
-        if await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id):
+        if await uow.store.runs.inflight_ids(thread):
             raise Conflict("Thread has a run in flight; update its state when it is done.")
         pending = await uow.store.interrupts.pending_for_threads(
             [thread.thread_id], tenant_id=principal.tenant_id

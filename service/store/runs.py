@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, or_, select, text, tuple_, update
 
 from service.domain.runs import INFLIGHT, RunStatus
-from service.models import Run
+from service.models import Run, Thread
 from service.store.base import Repository
 
 
@@ -179,6 +179,13 @@ class RunRepository(Repository):
     async def inflight(self, thread_id: str, *, tenant_id: str) -> list[Run]:
         params = {"thread_id": thread_id, "tenant_id": tenant_id}
         return list((await self.session.scalars(_INFLIGHT, params)).all())
+
+    async def inflight_ids(self, thread: Thread) -> list[str]:
+        """The ids of the thread's runs in flight: as read with the thread's lock when they
+        were (``Thread.inflight_ids``), else read now."""
+        if thread.inflight_ids is not None:
+            return thread.inflight_ids
+        return [r.run_id for r in await self.inflight(thread.thread_id, tenant_id=thread.tenant_id)]
 
     async def claim(
         self, worker_id: str, *, now: datetime, lease_ttl: float, limit: int = 1

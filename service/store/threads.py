@@ -3,14 +3,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
-from sqlalchemy.orm import load_only
+from sqlalchemy import (
+    Select,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    null,
+    select,
+    update,
+)
+from sqlalchemy.orm import aliased, load_only, with_expression
 
-from service.models import Thread
+from service.domain.runs import INFLIGHT
+from service.models import Run, Thread
 from service.models.base import utcnow
 from service.store.base import Repository
 
-_COLUMN_OF = {attr.key: attr.columns[0] for attr in Thread.__mapper__.column_attrs}
+_COLUMN_OF = {  # the table's columns (not query expressions such as ``inflight_runs``)
+    attr.key: attr.columns[0]
+    for attr in Thread.__mapper__.column_attrs
+    if attr.columns[0].table is Thread.__table__
+}
 SORTABLE = {"thread_id", "status", "created_at", "updated_at", "state_updated_at"}
 
 
@@ -18,10 +33,45 @@ SORTABLE = {"thread_id", "status", "created_at", "updated_at", "state_updated_at
 _GET = select(Thread).where(
     Thread.thread_id == bindparam("thread_id"), Thread.tenant_id == bindparam("tenant_id")
 )
-_GET_LOCKED = _GET.with_for_update()
+# A writer locks the row and reads the thread's runs in flight with it (``inflight_ids``):
+# no run is added to a thread without the thread's lock and an update of its row (one that
+# ends meanwhile may still be listed: callers treat the list as "maybe still in flight").
+# On Postgres the list comes from the statement's snapshot, taken before the lock was
+# granted: when the row changed in between (a writer held it), it is left out (NULL) and
+# the caller reads the runs again, now after the lock.
+_INFLIGHT_IDS = (
+    select(func.coalesce(func.aggregate_strings(Run.run_id, ","), ""))
+    .where(
+        Run.thread_id == Thread.thread_id,
+        Run.tenant_id == Thread.tenant_id,
+        Run.status.in_(INFLIGHT),
+    )
+    .scalar_subquery()
+)
+_SEEN = aliased(Thread, name="seen")  # the row as the statement's snapshot has it
+_UNCHANGED = literal_column("threads.xmin") == (
+    select(literal_column("seen.xmin"))
+    .where(_SEEN.thread_id == Thread.thread_id, _SEEN.tenant_id == Thread.tenant_id)
+    .scalar_subquery()
+)
+_INFLIGHT_IDS_POSTGRES = case((_UNCHANGED, _INFLIGHT_IDS), else_=null())
+
+
+def _locked(*columns: Any, postgres: bool) -> Select[Any]:
+    options = [load_only(*columns)] if columns else []
+    inflight = _INFLIGHT_IDS_POSTGRES if postgres else _INFLIGHT_IDS
+    stmt = _GET.options(*options, with_expression(Thread.inflight_runs, inflight))
+    stmt = stmt.execution_options(populate_existing=True)
+    # SQLite's writer holds the whole database
+    return stmt.with_for_update(of=Thread) if postgres else stmt
+
+
+_GET_LOCKED = {pg: _locked(postgres=pg) for pg in (True, False)}
 # the lock a run's finalize takes: the row's JSON (values, metadata, config) is not decoded
-_LOCK = _GET.options(load_only(Thread.thread_id, Thread.tenant_id, Thread.owner, Thread.status))
-_LOCK_POSTGRES = _LOCK.with_for_update()
+_LOCK = {
+    pg: _locked(Thread.thread_id, Thread.tenant_id, Thread.owner, Thread.status, postgres=pg)
+    for pg in (True, False)
+}
 _COLUMNS = Thread.__table__.c
 _SET_STATUS = (
     update(Thread)
@@ -38,14 +88,14 @@ _SET_STATE = _SET_STATUS.values(
 
 class ThreadRepository(Repository):
     async def get(self, thread_id: str, *, tenant_id: str, lock: bool = False) -> Thread | None:
-        stmt = _GET_LOCKED if lock and self.postgres else _GET
+        stmt = _GET_LOCKED[self.postgres] if lock else _GET
         params = {"thread_id": thread_id, "tenant_id": tenant_id}
         return (await self.session.scalars(stmt, params)).one_or_none()
 
     async def lock(self, thread_id: str, *, tenant_id: str) -> Thread | None:
         """Lock the thread's row (Postgres; SQLite's writer holds the database) and load only
-        its ids, owner and status: for writers that replace the rest."""
-        stmt = _LOCK_POSTGRES if self.postgres else _LOCK
+        its ids, owner, status and runs in flight: for writers that replace the rest."""
+        stmt = _LOCK[self.postgres]
         params = {"thread_id": thread_id, "tenant_id": tenant_id}
         return (await self.session.scalars(stmt, params)).one_or_none()
 

@@ -7,6 +7,10 @@ import httpx
 import pytest
 
 from service.api import keepalive
+from service.domain.principal import Principal
+from service.domain.runs import MultitaskStrategy
+from service.errors import ThreadBusy
+from service.services import assistants, runs, threads
 from tests.api.helpers import (
     REFUND_INPUT,
     new_thread,
@@ -738,3 +742,42 @@ class TestResumeGuards:
                 headers={"If-Match": f'"{item["payload_hash"]}"'},
             )
             assert fresh.status_code == 200, fresh.text
+
+
+async def test_a_run_added_while_another_writer_waited_for_the_thread_is_seen(
+    api: Api, tenant: str
+) -> None:
+    """A writer that waited for the thread's lock sees the runs added meanwhile: two runs
+    created at once with ``multitask_strategy=reject``, one holding the thread while the
+    other waits, do not both start (on Postgres the waiting statement's snapshot predates
+    the run, so the list read with the lock must be left out and read again)."""
+    rt = api.runtime
+    async with api.client(tenant) as client:
+        tid = (await new_thread(client))["thread_id"]
+    principal = Principal(tenant_id=tenant, subject="alice")
+    reject = MultitaskStrategy.reject
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> str:
+        async with rt.transaction() as uow:
+            thread = await threads.load(uow.store, rt, principal, tid, lock=True)
+            assistant = await assistants.resolve(uow.store, rt, tenant, "slow")
+            request = runs.RunRequest(assistant_id="slow", input={}, multitask_strategy=reject)
+            run = await runs.enqueue(uow, rt, thread, assistant, request, principal=principal)
+            holding.set()
+            await release.wait()
+        return run.run_id
+
+    holder = asyncio.create_task(first())
+    await asyncio.wait_for(holding.wait(), 10)
+    second = asyncio.create_task(
+        runs.create(
+            rt, principal, tid, runs.RunRequest(assistant_id="slow", multitask_strategy=reject)
+        )
+    )
+    await asyncio.sleep(0.3)  # the second now waits for the thread
+    assert not second.done()
+    release.set()
+    await holder
+    with pytest.raises(ThreadBusy):
+        await second
