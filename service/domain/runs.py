@@ -65,6 +65,7 @@ class RunResult:
     interrupts: list[InterruptSnapshot] = field(default_factory=list)
     error: dict[str, Any] | None = None
     checkpoint_id: str | None = None
+    view: dict[str, Any] | None = None  # the state as get_state answers it, without values
 
     @property
     def thread_status(self) -> ThreadStatus:

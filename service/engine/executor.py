@@ -334,13 +334,14 @@ class GraphEngine:
     def _result(
         self, status: RunStatus, snapshot: StateSnapshot, error: dict[str, Any] | None = None
     ) -> RunResult:
-        checkpoint = _checkpoint_ref(snapshot.config)
+        view = snapshot_json(snapshot)
         return RunResult(
             status=status,
-            values=jsonable(snapshot.values),
+            values=view.pop("values"),
             interrupts=pending_interrupts(snapshot),
             error=error,
-            checkpoint_id=checkpoint["checkpoint_id"] if checkpoint else None,
+            checkpoint_id=view["checkpoint_id"],
+            view=view,
         )
 
     async def current(self, thread_id: str, graph_id: str, status: RunStatus) -> RunResult:

@@ -26,6 +26,12 @@ class Thread(TenantMixin, TimestampMixin, Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     error: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
     state_updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the thread's latest state as get_state answers it, without ``values`` (the column
+    # above): written with the values by whatever changed the checkpoints (a run's end, a
+    # state update), NULL when they changed otherwise; loaded only by get_state
+    state_view: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONType, nullable=True, default=None, deferred=True
+    )
     # the thread's runs in flight, comma-separated: read with the row's lock (store/threads.py),
     # None when the query did not ask for them
     inflight_runs: Mapped[str | None] = query_expression()

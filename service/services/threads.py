@@ -46,6 +46,7 @@ async def load(
     obj: str = "threads",
     act: str = "read",
     lock: bool = False,
+    with_view: bool = False,
 ) -> Thread:
     """The caller's thread, visible to them and open to ``act`` on ``obj``.
 
@@ -53,7 +54,9 @@ async def load(
     answered exactly like an unknown one (404); one they may read but not act on is 403.
     """
     thread_id = resolve_thread_id(principal.tenant_id, raw_id)
-    thread = await store.threads.get(thread_id, tenant_id=principal.tenant_id, lock=lock)
+    thread = await store.threads.get(
+        thread_id, tenant_id=principal.tenant_id, lock=lock, with_view=with_view
+    )
     if thread is None:
         raise not_found()
     if not (await rt.authz.check(principal, "threads", "read", owner=thread.owner)).allowed:
@@ -245,13 +248,17 @@ async def get_state(
     checkpoint_id: str | None = None,
     subgraphs: bool = False,
 ) -> dict[str, Any]:
+    latest = checkpoint_id is None and not subgraphs
     async with rt.transaction(readonly=True) as uow:
-        thread = await load(uow.store, rt, principal, thread_id)
+        thread = await load(uow.store, rt, principal, thread_id, with_view=latest)
     graph_id = graph_of(thread)
     if graph_id is None:
         if checkpoint_id:
             raise NotFound("Checkpoint not found.")
         return empty_state(thread.thread_id)
+    if latest and thread.state_view is not None and thread.status != ThreadStatus.busy.value:
+        # what the last change of its checkpoints left (none runs now): no checkpoint read
+        return {"values": thread.values, **thread.state_view}
     return await rt.engine.get_state(
         thread.thread_id, graph_id, checkpoint_id=checkpoint_id, subgraphs=subgraphs
     )
@@ -358,6 +365,7 @@ async def apply_result(
         status=status.value,
         values=result.values,
         error=result.error if result.status is RunStatus.error else None,
+        view=result.view,
         now=now,
     )
     await interrupt_index.sync(

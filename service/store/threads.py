@@ -14,7 +14,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import aliased, load_only, with_expression
+from sqlalchemy.orm import aliased, load_only, undefer, with_expression
 
 from service.domain.runs import INFLIGHT
 from service.models import Run, Thread
@@ -33,6 +33,7 @@ SORTABLE = {"thread_id", "status", "created_at", "updated_at", "state_updated_at
 _GET = select(Thread).where(
     Thread.thread_id == bindparam("thread_id"), Thread.tenant_id == bindparam("tenant_id")
 )
+_GET_WITH_VIEW = _GET.options(undefer(Thread.state_view))
 # A writer locks the row and reads the thread's runs in flight with it (``inflight_ids``):
 # no run is added to a thread without the thread's lock and an update of its row (one that
 # ends meanwhile may still be listed: callers treat the list as "maybe still in flight").
@@ -82,13 +83,18 @@ _SET_STATUS = (
 _SET_STATE = _SET_STATUS.values(
     values=bindparam("b_values", type_=_COLUMNS["values"].type),
     error=bindparam("b_error", type_=_COLUMNS.error.type),
+    state_view=bindparam("b_view", type_=_COLUMNS.state_view.type),
     state_updated_at=bindparam("b_state_updated_at"),
 )
+_SET_STATUS_STATE_UNKNOWN = _SET_STATUS.values(state_view=None)
 
 
 class ThreadRepository(Repository):
-    async def get(self, thread_id: str, *, tenant_id: str, lock: bool = False) -> Thread | None:
-        stmt = _GET_LOCKED[self.postgres] if lock else _GET
+    async def get(
+        self, thread_id: str, *, tenant_id: str, lock: bool = False, with_view: bool = False
+    ) -> Thread | None:
+        """The thread; ``with_view`` also loads ``state_view`` (only get_state needs it)."""
+        stmt = _GET_LOCKED[self.postgres] if lock else (_GET_WITH_VIEW if with_view else _GET)
         params = {"thread_id": thread_id, "tenant_id": tenant_id}
         return (await self.session.scalars(stmt, params)).one_or_none()
 
@@ -193,9 +199,13 @@ class ThreadRepository(Repository):
         status: str,
         values: Any = None,
         error: Any = None,
+        view: dict[str, Any] | None = None,
         set_values: bool = True,
         now: datetime | None = None,
     ) -> None:
+        """The thread's status and, with ``set_values``, the state its checkpoints now hold
+        (``view``: as get_state answers it, None when not known); without, the state is no
+        longer known here (get_state reads the checkpoints)."""
         now = now or utcnow()
         params: dict[str, Any] = {
             "b_thread_id": thread_id,
@@ -204,8 +214,9 @@ class ThreadRepository(Repository):
             "b_updated_at": now,
         }
         if set_values:
-            params.update(b_values=values, b_error=error, b_state_updated_at=now)
-        await self.session.execute(_SET_STATE if set_values else _SET_STATUS, params)
+            params.update(b_values=values, b_error=error, b_view=view, b_state_updated_at=now)
+        stmt = _SET_STATE if set_values else _SET_STATUS_STATE_UNKNOWN
+        await self.session.execute(stmt, params)
 
     async def delete(self, thread_id: str, *, tenant_id: str) -> bool:
         stmt = delete(Thread).where(Thread.thread_id == thread_id, Thread.tenant_id == tenant_id)

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
+from service.domain.ids import resolve_thread_id
 from tests.api.helpers import new_thread, ok, run_to_interrupt
 from tests.fixtures.app import Api
 
@@ -181,6 +185,52 @@ class TestState:
             assert thread["values"]["decision"]["type"] == "ignore"
             state = await ok(await client.get(f"/threads/{tid}/state"))
             assert state["next"] == ["act"]
+
+    async def test_the_latest_state_is_answered_as_the_checkpoints_hold_it(
+        self, api: Api, tenant: str
+    ) -> None:
+        """``GET /state`` answers from what the last change of the checkpoints left on the
+        thread row (a run's end, a state update); it must equal a read of the checkpoints
+        after every kind of change, and not be used while a run is in flight."""
+        rt = api.runtime
+
+        async def both(tid: str, graph: str) -> tuple[Any, Any]:
+            served = await ok(await client.get(f"/threads/{tid}/state"))
+            full = resolve_thread_id(tenant, tid)
+            async with rt.transaction(readonly=True) as uow:
+                row = await uow.store.threads.get(full, tenant_id=tenant, with_view=True)
+            assert row is not None
+            assert row.state_view is not None  # answered from the row
+            return served, await rt.engine.get_state(full, graph)
+
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            await run_to_interrupt(client, tid)
+            served, held = await both(tid, "refund_agent")
+            assert served == held
+            assert served["next"] == ["review"]
+            update = {"values": {"decision": {"type": "ignore", "args": None}}, "as_node": "review"}
+            await ok(await client.post(f"/threads/{tid}/state", json=update))
+            served, held = await both(tid, "refund_agent")
+            assert served == held
+            assert served["next"] == ["act"]
+            failed = (await new_thread(client))["thread_id"]
+            body = {"assistant_id": "failing", "input": {"message": "no"}}
+            await ok(await client.post(f"/threads/{failed}/runs/wait", json=body))
+            served, held = await both(failed, "failing")
+            assert served == held
+            assert served["tasks"][0]["error"]
+            slow = (await new_thread(client))["thread_id"]
+            body = {"assistant_id": "slow", "input": {"steps": 3, "seconds": 0.3}}
+            await ok(await client.post(f"/threads/{slow}/runs/wait", json=body))
+            body["input"] = {"steps": 6, "seconds": 0.3}
+            await ok(await client.post(f"/threads/{slow}/runs", json=body))
+            for _ in range(50):  # while it runs: the checkpoints, never the row
+                await asyncio.sleep(0.1)
+                served = await ok(await client.get(f"/threads/{slow}/state"))
+                if 3 < len(served["values"]["done"]) < 6:
+                    break
+            assert 3 < len(served["values"]["done"]) < 6  # a step of the run in flight
 
     async def test_update_state_unknown_node_is_422(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:
