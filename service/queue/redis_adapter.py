@@ -72,10 +72,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from typing import Any, Self
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from service.queue.coalesce import Coalescer
 from service.queue.port import END_EVENT, EndWatches, StreamEvent
 
 log = logging.getLogger(__name__)
@@ -322,6 +324,7 @@ class RedisEventBus:
         owns_client: bool = False,
     ) -> None:
         self._client = client
+        self._pipeline = Coalescer(client)
         self._prefix = prefix
         self.channel = f"{prefix}:control"
         self._replay_ms = max(1, int(replay_seconds * 1000))
@@ -365,16 +368,20 @@ class RedisEventBus:
     ) -> str:
         """XADD and PEXPIRE (and PUBLISH ``announce`` on the control channel), one round trip."""
         key = self.stream_key(run_id)
+
+        def commands(pipe: Pipeline) -> None:
+            pipe.xadd(key, {"event": event, "data": data}, maxlen=self._maxlen, approximate=True)
+            pipe.pexpire(key, ttl_ms)
+            if announce is not None:
+                pipe.publish(self.channel, announce)
+
         async with asyncio.timeout(self._op_timeout):
-            # one round trip, no MULTI/EXEC: the TTL is refreshed by every later event too
-            async with self._client.pipeline(transaction=False) as pipe:
-                pipe.xadd(
-                    key, {"event": event, "data": data}, maxlen=self._maxlen, approximate=True
-                )
-                pipe.pexpire(key, ttl_ms)
-                if announce is not None:
-                    pipe.publish(self.channel, announce)
-                replies = await pipe.execute()
+            # no MULTI/EXEC: the TTL is refreshed by every later event too; sent with the
+            # events other runs of this process publish in the same turn (``coalesce``)
+            replies = await self._pipeline.send(commands, 3 if announce is not None else 2)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
         return _text(replies[0])
 
     async def publish(self, run_id: str, event: str, data: bytes) -> str:
