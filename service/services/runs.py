@@ -32,6 +32,7 @@ from service.store.store import Store
 
 DEFAULT_STREAM_MODE = ("values",)
 WAIT_POLL = 5.0  # seconds between ledger checks while waiting for a run
+NO_OUTCOME: Any = object()  # a run ended without the worker's word on it
 
 
 def run_not_found() -> NotFound:
@@ -430,8 +431,7 @@ async def _reread(rt: Runtime, principal: Principal, run: Run) -> Run:
 async def wait_until_done(
     rt: Runtime, principal: Principal, run: Run, *, ended: RunEnd | None = None
 ) -> Run:
-    """Block until the run ends, given ``run`` as the caller read or wrote it; the run as
-    the ledger has it then."""
+    """Block until ``run`` ends; the run as the ledger has it then."""
     done, _ = await _ended(rt, principal, run, ended)
     if not RunStatus(done.status).terminal:  # the worker's word came first: read it back
         done = await _reread(rt, principal, done)
@@ -441,24 +441,15 @@ async def wait_until_done(
 async def _ended(
     rt: Runtime, principal: Principal, run: Run, ended: RunEnd | None
 ) -> tuple[Run, Any]:
-    """Wait for the end of ``run``: the run, and the worker's outcome (``NO_OUTCOME`` when
-    it sent none, e.g. the run ended in another way, or the word was lost).
-
-    Woken when this process hears that the run ended (``EventBus.watch_end``), never by
-    polling; without an outcome the ledger, read after each wake-up (and every
-    ``WAIT_POLL`` seconds, in case the word was lost), says whether it really ended.
-    ``ended``: a watch the caller put in place before ``run`` was written; without one, a
-    watch is put in place here and the ledger read once more, so an end heard of in between
-    is not missed.
-    """
+    """The run once ended, and the worker's outcome (``NO_OUTCOME``: none came). Woken by
+    ``watch_end``, never by polling; without an outcome the ledger decides (re-read every
+    ``WAIT_POLL`` s). ``ended``: a watch put in place before ``run`` was written; else one is
+    put in place here and the ledger read once more, so an end in between is not missed."""
     if ended is None:
         with rt.bus.watch_end(run.run_id) as watch:
             current = run if RunStatus(run.status).terminal else await _reread(rt, principal, run)
             return await _until_ended(rt, principal, current, watch)
     return await _until_ended(rt, principal, run, ended)
-
-
-NO_OUTCOME: Any = object()
 
 
 async def _until_ended(
@@ -478,8 +469,7 @@ async def _until_ended(
 async def create_and_wait(
     rt: Runtime, principal: Principal, raw_thread_id: str | None, request: RunRequest
 ) -> tuple[Run, Any]:
-    """``/runs/wait``: create the run, wait for its end (watched before it is durable); the
-    run and what ``/wait`` answers."""
+    """``/runs/wait``: create the run, wait for its end (watched before it is durable)."""
     with rt.bus.watch_end(request.run_id) as watch:
         run = await create(rt, principal, raw_thread_id, request)
         mine = run.run_id == request.run_id  # not a run replayed by its Idempotency-Key
@@ -488,8 +478,7 @@ async def create_and_wait(
 
 
 async def _answer(rt: Runtime, principal: Principal, run: Run, outcome: Any) -> Any:
-    """What ``/wait`` and ``/join`` return for a finished run: the worker's outcome, else
-    read from the ledger."""
+    """What ``/wait`` and ``/join`` return: the worker's outcome, else from the ledger."""
     if outcome is not NO_OUTCOME:
         return outcome
     if run.temporary or (run.status == RunStatus.error.value and run.error):
