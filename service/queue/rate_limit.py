@@ -18,7 +18,6 @@ from typing import Protocol
 import redis.asyncio as aioredis
 
 from service.domain.rates import Rate, gcra
-from service.queue.coalesce import Coalescer
 from service.queue.redis_adapter import OP_TIMEOUT, client_from_url
 
 log = logging.getLogger(__name__)
@@ -92,8 +91,8 @@ class RedisRateLimiter:
         self, client: aioredis.Redis, *, prefix: str = "countersign:rate", owns_client: bool = False
     ) -> None:
         self._client = client
-        self._pipeline = Coalescer(client)  # the checks of concurrent requests: one round trip
         self._prefix = prefix
+        self._script = client.register_script(_GCRA)
         self._owns_client = owns_client
         self._last_complaint = 0.0
 
@@ -109,13 +108,7 @@ class RedisRateLimiter:
         args = [v for _, rate in active for v in (rate.interval_ms, rate.tolerance_ms)]
         try:
             async with asyncio.timeout(OP_TIMEOUT):
-                # EVAL, not EVALSHA: a pipeline cannot reload a script Redis forgot
-                (reply,) = await self._pipeline.send(
-                    lambda pipe: pipe.eval(_GCRA, len(keys), *keys, *args), 1
-                )
-            if isinstance(reply, Exception):
-                raise reply
-            wait = float(reply)
+                wait = float(await self._script(keys=keys, args=args))
         except Exception as exc:  # fail open: an unlimited request beats a refused one
             if time.monotonic() - self._last_complaint > 60:
                 self._last_complaint = time.monotonic()
