@@ -1,11 +1,11 @@
 """Redis commands issued in the same turn of the event loop, sent as one pipeline.
 
-Under load many coroutines talk to Redis at once (each run publishing its events, each
-request charging its rate limit). Each used to send a pipeline of its own: one write and one
-read system call per caller, for a few bytes each. ``Coalescer.send`` queues the caller's
-commands; the first caller of a turn schedules one pipeline for everything queued in that
-turn, and every caller gets its own replies, in order. A caller's commands stay together and
-in the order given; callers that await one another (a run's successive events) stay in order.
+Under load many runs of a worker publish their events to Redis at once. Each used to send a
+pipeline of its own: one write and one read system call per caller, for a few bytes each.
+``Coalescer.send`` queues the caller's commands; the first caller of a turn schedules one
+pipeline for everything queued in that turn, and every caller gets its own replies, in
+order. A caller's commands stay together and in the order given; callers that await one
+another (a run's successive events) stay in order.
 """
 
 from __future__ import annotations

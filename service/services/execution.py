@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -41,6 +41,7 @@ from service.store.runs import Lease
 log = logging.getLogger(__name__)
 
 Failpoint = Callable[[str], None]
+T = TypeVar("T")
 FINALIZE_TRIES = 5
 
 
@@ -274,10 +275,9 @@ class RunWorker:
         """
         now = utcnow()
         delete_thread = run.temporary and run.on_completion == "delete"
-        said: list[bytes] = []  # the /wait answer, told with the end (none for a rollback)
         try:
-            await self._retrying(
-                lambda: self._finalize_once(run, lease, result, rollback, now, delete_thread, said)
+            answer = await self._retrying(
+                lambda: self._finalize_once(run, lease, result, rollback, now, delete_thread)
             )
         except _LateRollback:
             await self.rt.engine.rollback(run.thread_id, run.run_id)
@@ -292,7 +292,7 @@ class RunWorker:
             log.warning("run %s: finalize rejected, a newer attempt owns it", run.run_id)
             return
         self.stats.finished += 1
-        outcome = said[-1] if said and len(said[-1]) <= OUTCOME_CAP else None
+        outcome = answer if answer is not None and len(answer) <= OUTCOME_CAP else None
         await self._end_stream(run.run_id, outcome)
         if delete_thread:
             await self.rt.engine.delete_thread(run.thread_id)
@@ -305,8 +305,9 @@ class RunWorker:
         rollback: bool,
         now: datetime,
         delete_thread: bool,
-        said: list[bytes],
-    ) -> None:
+    ) -> bytes | None:
+        """One try of the finalize; the run's ``/wait`` answer, told with its end (none for a
+        rollback)."""
         async with self.rt.transaction() as uow:
             # lock order everywhere: the thread row first, then its runs and interrupts
             thread = await uow.store.threads.lock(run.thread_id, tenant_id=run.tenant_id)
@@ -348,25 +349,25 @@ class RunWorker:
                 if queued:
                     uow.jobs.ring()
                     pending = []  # the thread stays busy: nothing is pending for review yet
-            if not rollback:
-                said.append(
-                    _json(wait_answer(result.status.value, result.error, result.values, pending))
-                )
+        if rollback:
+            return None
+        return _json(wait_answer(result.status.value, result.error, result.values, pending))
 
     @staticmethod
-    async def _retrying(attempt: Callable[[], Awaitable[None]]) -> None:
+    async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
         """``attempt`` again when the database was briefly unavailable (R7, R19): a fenced
         write that did commit is a no-op the second time, so retrying is safe; after
         ``FINALIZE_TRIES`` the lease expires and the reaper gives the run another attempt."""
-        for tries in range(1, FINALIZE_TRIES + 1):
+        tries = 1
+        while True:
             try:
-                await attempt()
-                return
+                return await attempt()
             except Unavailable:
                 if tries == FINALIZE_TRIES:
                     raise
                 log.warning("database unavailable while finalizing; retry %d", tries)
                 await asyncio.sleep(0.05 * 2**tries)
+                tries += 1
 
     async def _end_stream(self, run_id: str, outcome: bytes | None = None) -> None:
         try:
