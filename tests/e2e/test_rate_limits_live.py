@@ -139,16 +139,29 @@ def test_a_flooding_tenant_is_limited_and_others_keep_their_latency(
     seed(server, victim)
     with client(server, victim) as calm:
         latencies(calm, 10, 10)  # warm
-        baseline, _ = latencies(calm, 100, 10)
+        # 150 requests over the flood's 10 s: the p95 is the 8th slowest, not one outlier
+        baseline, _ = latencies(calm, 150, 15)
 
         # the flood runs in a process of its own: in this one its threads would hold the GIL
-        # while the calm tenant's requests are timed, and the figure would be the client's
+        # while the calm tenant's requests are timed, and the figure would be the client's.
+        # It runs niced: on two cores the load generator is not the system under test, and
+        # without it the figure would measure how the kernel shares a core between clients
         flood = subprocess.Popen(
-            [sys.executable, "-c", FLOOD, server.url, flooder, json.dumps(SEARCH)],
+            [
+                "nice",
+                "-n",
+                "10",
+                sys.executable,
+                "-c",
+                FLOOD,
+                server.url,
+                flooder,
+                json.dumps(SEARCH),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
-        during, codes = latencies(calm, 100, 10)
+        during, codes = latencies(calm, 150, 15)
         out, _ = flood.communicate(timeout=120)
     flooded = json.loads(out)
     flood_codes: list[int] = flooded["codes"]
