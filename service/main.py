@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.api.deps import AppState
 from service.api.errors import add_exception_handlers
 from service.api.middleware import EdgeMiddleware
+from service.api.openapi import describe
 from service.api.router import include_routes
 from service.api.sse import StreamSlots
 from service.auth.jwt import TokenVerifier
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, worker_process: bool = False
     )
     add_exception_handlers(app)
     include_routes(app, settings.ui_dir or ui_dist())
+    describe(app)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     if origins := settings.allowed_origins:  # outermost: preflights never reach authentication
         app.add_middleware(

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.api.openapi import allowed_methods
 from service.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,15 @@ def add_exception_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_input", _clean_validation(list(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # FastAPI's only 400: a body it could not parse
             return error_response(422, "invalid_input", "Request body could not be parsed.")
         code = _HTTP_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_response(exc.status_code, code, detail, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (allowed := allowed_methods(app, request.url.path)):
+            headers["Allow"] = allowed  # Starlette names only the first route's methods
+        return error_response(exc.status_code, code, detail, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -147,8 +147,47 @@ class TestBadInput:
     async def test_wrong_method_is_json_405(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:
             response = await client.put("/threads/search", json={})
-        assert response.status_code == 405
-        _is_error(response.json(), "method_not_allowed")
+            assert response.status_code == 405
+            _is_error(response.json(), "method_not_allowed")
+            # Allow names every method of the path, not only the first route's (found by R22)
+            assert (await client.put("/threads/t-1")).headers["allow"] == "DELETE, GET, PATCH"
+            assert (await client.put("/webhooks")).headers["allow"] == "GET, POST"
+            literal = await client.put("/threads/t-1/state/checkpoint")
+            assert literal.headers["allow"] == "POST"
+
+    @pytest.mark.parametrize(
+        ("method", "path", "body"),
+        [
+            ("post", "/threads/search", {"offset": False}),
+            ("post", "/assistants/search", {"limit": True}),
+            ("patch", "/tenant/settings", {"four_eyes": 0}),
+            ("post", "/policies/test", {"user": "ada", "object": "threads", "own": "yes"}),
+            ("get", "/inbox?created_before=0.5", None),  # a date-time, not seconds since 1970
+        ],
+    )
+    async def test_numbers_and_flags_are_not_coerced(
+        self, api: Api, tenant: str, method: str, path: str, body: dict[str, object] | None
+    ) -> None:
+        """The schema says integer or boolean, so ``false`` is no offset and ``0`` no flag
+        (found by R22's negative_data_rejection)."""
+        async with api.client(tenant) as client:
+            response = await client.request(method, path, json=body)
+        assert response.status_code == 422, response.text
+        _is_error(response.json(), "invalid_input")
+
+    async def test_the_schema_declares_auth_errors_and_streams(self, api: Api) -> None:
+        async with api.anonymous() as client:
+            schema = (await client.get("/openapi.json")).json()
+        assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                public = path in ("/ok", "/readyz", "/info")
+                assert ("security" in operation) is not public, (method, path)
+                if not public:
+                    assert {"401", "403", "404", "422", "429"} <= set(operation["responses"])
+                content = operation["responses"].get("200", {}).get("content", {})
+                if path.endswith("/stream"):
+                    assert set(content) == {"text/event-stream"}, (method, path)
 
     async def test_validation_errors_do_not_echo_input(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:

@@ -241,6 +241,40 @@ class TestDecisions:
             assert response.status_code == 422, response.text
             assert (await ok(await client.get(f"/inbox/{item['id']}")))["status"] == "pending"
 
+    async def test_a_two_mib_note_is_413_and_loses_nothing(self, api: Api, tenant: str) -> None:
+        """S8: a 2 MiB resume note, through the inbox and through the runs route, is refused
+        whole (the body cap is 1 MiB); the interrupt stays pending and a normal note then wins."""
+        note = "n" * (2 * 1024 * 1024)
+        async with api.client(tenant) as client:
+            item = await paused_refund(client)
+            refused = [
+                await client.post(
+                    f"/inbox/{item['id']}/decision",
+                    json=decision(item, {"type": "response", "args": note}),
+                ),
+                await client.post(
+                    f"/threads/{item['thread_id']}/runs",
+                    json={
+                        "assistant_id": "refund_agent",
+                        "command": {"resume": {"type": "response", "args": note}},
+                    },
+                ),
+            ]
+            for answer in refused:
+                assert answer.status_code == 413, answer.text
+                assert answer.json()["code"] == "payload_too_large"
+            assert (await ok(await client.get(f"/inbox/{item['id']}")))["status"] == "pending"
+            runs = await ok(await client.get(f"/threads/{item['thread_id']}/runs"))
+            assert len(runs) == 1  # only the run that paused
+            body = await ok(
+                await client.post(
+                    f"/inbox/{item['id']}/decision",
+                    json=decision(item, {"type": "response", "args": "Need a photo."}),
+                ),
+                202,
+            )
+            assert (await finished_values(client, body))["outcome"] == "declined with note"
+
     async def test_stale_payload_hash_is_409(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:
             item = await paused_refund(client)

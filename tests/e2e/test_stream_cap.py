@@ -3,9 +3,12 @@ process (S: a flood of one tenant's streams must not take the server from the ot
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -68,3 +71,47 @@ def test_a_stream_that_fails_to_start_gives_its_place_back(server: LiveServer) -
             assert mine.get("/threads/nope-1/runs/nope/stream").status_code == 404
         tid = mine.post("/threads", json={}).json()["thread_id"]
         assert mine.post(f"/threads/{tid}/runs/stream", json=QUICK).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    env = server_env(
+        ROOT / "tests" / "graphs" / "langgraph.json", secret=TEST_SECRET, run_in_api=True
+    )
+    yield from running(tmp_path_factory.mktemp("stream-cap-default"), env)
+
+
+async def test_two_hundred_streams_meet_the_default_cap_of_fifty(
+    default_server: LiveServer,
+) -> None:
+    """S8 at the catalogue's size: one tenant opens 200 inbox streams at once; 50 are served,
+    150 get 429 with Retry-After, none a 5xx, and another tenant still gets its stream."""
+    run = uuid.uuid4().hex[:8]
+    flood = default_server.mint(f"flood-{run}", "bot", ROLES)
+    calm = default_server.mint(f"calm-{run}", "ada", ROLES)
+    limits = httpx.Limits(max_connections=260, max_keepalive_connections=0)
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=default_server.url, timeout=30, limits=limits)
+        )
+
+        async def open_stream(token: str) -> httpx.Response:
+            request = http.build_request(
+                "GET", "/inbox/stream", headers={"Authorization": f"Bearer {token}"}
+            )
+            return await stack.enter_async_context(_sent(http, request))
+
+        answers = await asyncio.gather(*(open_stream(flood) for _ in range(200)))
+        codes = Counter(answer.status_code for answer in answers)
+        assert codes == {200: 50, 429: 150}, codes
+        assert all(a.headers.get("retry-after") for a in answers if a.status_code == 429)
+        assert (await open_stream(calm)).status_code == 200
+
+
+@contextlib.asynccontextmanager
+async def _sent(http: httpx.AsyncClient, request: httpx.Request) -> AsyncIterator[httpx.Response]:
+    response = await http.send(request, stream=True)
+    try:
+        yield response
+    finally:
+        await response.aclose()

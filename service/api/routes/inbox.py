@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -11,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
 from service.api.deps import PrincipalDep, RuntimeDep, StreamSlotDep
-from service.api.schemas.common import json_response
+from service.api.schemas.common import IsoDatetime, json_response
 from service.api.schemas.inbox import (
     DecisionBody,
     InboxItem,
@@ -40,8 +39,8 @@ async def list_inbox(
     type: list[str] | None = Query(default=None, max_length=50),
     graph_id: str | None = Query(default=None, max_length=128),
     metadata: str | None = Query(default=None, max_length=4096, description="JSON object"),
-    created_before: datetime | None = None,
-    created_after: datetime | None = None,
+    created_before: IsoDatetime | None = None,
+    created_after: IsoDatetime | None = None,
     decidable: bool = Query(default=False, description="only what the caller may decide"),
     limit: int = Query(default=50, ge=1, le=1000),
     cursor: str | None = Query(default=None, max_length=200),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from service.api.schemas.common import Body, Limit, Offset, SortOrder, iso
 from service.models import Assistant
@@ -32,8 +32,8 @@ class AssistantSearch(Body):
     metadata: dict[str, Any] | None = None
     graph_id: str | None = None
     name: str | None = None
-    limit: int = Limit
-    offset: int = Offset
+    limit: StrictInt = Limit
+    offset: StrictInt = Offset
     sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] | None = None
     sort_order: SortOrder | None = None
 

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 INT64_MAX = 2**63 - 1  # what both databases, and JSON columns through orjson, can hold
 
@@ -36,6 +37,16 @@ class ErrorBody(BaseModel):
     detail: Any
     code: str
 
+
+def _iso_only(value: Any) -> Any:
+    if not isinstance(value, datetime) and not (isinstance(value, str) and _ISO.match(value)):
+        raise ValueError("an ISO 8601 date-time, such as 2026-12-05T10:00:00Z")
+    return value
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+# a date-time as the schema says (format date-time), not a number of seconds since 1970
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 SortOrder = Literal["asc", "desc"]
 Limit = Field(default=10, ge=1, le=1000)

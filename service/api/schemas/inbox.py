@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from service.api.schemas.common import Body, iso
 from service.api.schemas.runs import run_json
@@ -34,7 +34,7 @@ class ThreadDecisions(Body):
 
 
 class SettingsPatch(Body):
-    four_eyes: bool | None = None
+    four_eyes: StrictBool | None = None
     interrupt_expiry: dict[str, Any] | None = None
 
 

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from service.api.schemas.common import Body, iso
 from service.models import AuditEvent, PolicyChange
 
 
 class Versioned(Body):
-    expected_version: int | None = Field(
+    expected_version: StrictInt | None = Field(
         default=None, ge=0, description="Refuse the edit (409) unless the policy is at this version"
     )
 
@@ -33,7 +33,7 @@ class ImportBody(Versioned):
 
 
 class RollbackBody(Versioned):
-    version: int = Field(ge=1)
+    version: StrictInt = Field(ge=1)
 
 
 class DryRunBody(Body):
@@ -41,7 +41,7 @@ class DryRunBody(Body):
     role: str | None = Field(default=None, max_length=64)
     object: str = Field(min_length=1, max_length=64)
     action: str = Field(min_length=1, max_length=32)
-    own: bool = False
+    own: StrictBool = False
     rules: list[list[str]] | None = Field(default=None, max_length=10_000)
 
 

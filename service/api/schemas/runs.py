@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+)
 
 from service.api.schemas.common import Body, Limit, Offset, iso
 from service.api.schemas.threads import CheckpointRef
@@ -28,8 +36,8 @@ class RunCreate(Body):
     context: dict[str, Any] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     stream_mode: StreamModeName | list[StreamModeName] = "values"
-    stream_subgraphs: bool = False
-    stream_resumable: bool = False
+    stream_subgraphs: StrictBool = False
+    stream_resumable: StrictBool = False
     interrupt_before: Literal["*"] | list[str] | None = None
     interrupt_after: Literal["*"] | list[str] | None = None
     webhook: str | None = Field(default=None, max_length=2048)
@@ -37,7 +45,7 @@ class RunCreate(Body):
     if_not_exists: Literal["reject", "create"] = "reject"
     on_disconnect: Literal["cancel", "continue"] = "continue"
     on_completion: Literal["delete", "keep"] | None = None
-    after_seconds: float | None = Field(default=None, ge=0, le=86_400)
+    after_seconds: StrictFloat | None = Field(default=None, ge=0, le=86_400)
     durability: Literal["sync", "async", "exit"] | None = None
     feedback_keys: list[str] | None = None
 
@@ -81,8 +89,8 @@ class RunCreate(Body):
 
 
 class RunListQuery(Body):
-    limit: int = Limit
-    offset: int = Offset
+    limit: StrictInt = Limit
+    offset: StrictInt = Offset
 
 
 class RunOut(BaseModel):

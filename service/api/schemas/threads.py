@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from service.api.schemas.common import Body, Limit, Offset, SortOrder, iso
 from service.services.threads import ThreadView
@@ -25,8 +25,8 @@ class ThreadSearch(Body):
     metadata: dict[str, Any] | None = None
     values: dict[str, Any] | None = None
     status: ThreadStatusName | None = None
-    limit: int = Limit
-    offset: int = Offset
+    limit: StrictInt = Limit
+    offset: StrictInt = Offset
     sort_by: (
         Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] | None
     ) = None
@@ -57,11 +57,11 @@ class StateUpdate(Body):
 
 class StateAtCheckpoint(Body):
     checkpoint: CheckpointRef
-    subgraphs: bool = False
+    subgraphs: StrictBool = False
 
 
 class HistoryQuery(Body):
-    limit: int = Limit
+    limit: StrictInt = Limit
     before: CheckpointRef | str | None = None
     metadata: dict[str, Any] | None = None
     checkpoint: CheckpointRef | None = None
