@@ -35,7 +35,7 @@ export interface InboxItem {
   run_id: string | null;
   graph_id: string;
   type: string;
-  status: "pending" | "resolved" | "expired" | "cancelled";
+  status: "pending" | "resolved" | "expired" | "cancelled" | "voided";
   description: string | null;
   value: Json;
   agent_inbox: boolean;

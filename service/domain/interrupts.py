@@ -38,6 +38,9 @@ class InterruptStatus(StrEnum):
     resolved = "resolved"
     expired = "expired"
     cancelled = "cancelled"
+    # decided, but the resume run ended (cancelled, failed) before the graph got past the
+    # interrupt: the decision took no effect and the interrupt is offered again, as a new row
+    voided = "voided"
 
 
 class DecisionType(StrEnum):

@@ -63,6 +63,11 @@ class Run(TenantMixin, TimestampMixin, Base):
     error: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
     output: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
 
+    def carries_decision(self) -> bool:
+        """Whether the run resumes an interrupt (``command.resume``): a decision's run."""
+        command = (self.kwargs or {}).get("command")
+        return isinstance(command, dict) and "resume" in command
+
     def spec(self) -> RunSpec:
         """What the engine needs to execute this attempt of the run."""
         kwargs = self.kwargs

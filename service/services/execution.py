@@ -344,7 +344,13 @@ class RunWorker:
             elif thread is not None:
                 queued = [r for r in await uow.store.runs.inflight_ids(thread) if r != run.run_id]
                 await threads.apply_result(
-                    uow, thread, result, run_id=run.run_id, graph_id=run.graph_id, queued=queued
+                    uow,
+                    thread,
+                    result,
+                    run_id=run.run_id,
+                    graph_id=run.graph_id,
+                    queued=queued,
+                    resumed_by=run.run_id if run.carries_decision() else None,
                 )
                 if queued:
                     uow.jobs.ring()

@@ -96,6 +96,7 @@ async def sync(
     owner: str,
     queued: Sequence[str],
     now: datetime,
+    resumed_by: str | None = None,
 ) -> list[Interrupt]:
     """Make the thread's pending rows equal to ``pending``; returns the rows created.
 
@@ -103,9 +104,14 @@ async def sync(
     interrupt already decided whose resume run has not run yet is not offered again.
     Rows no longer pending in the checkpoint are closed as ``cancelled`` (the thread moved
     on without a decision: a new input, ``update_state``, a rollback). ``queued``: the
-    thread's runs in flight, as the caller read them in this transaction.
+    thread's runs in flight, as the caller read them in this transaction. ``resumed_by``: the
+    run that ended, when it carried a decision; a decision of its whose interrupt is still
+    pending took no effect and is ``voided`` (the interrupt is offered again, found by R18).
     """
     store = uow.store
+    if resumed_by is not None and pending:
+        ids = [snap.interrupt_id for snap in pending]
+        await store.interrupts.void_unconsumed(thread_id, resumed_by, ids, tenant_id=tenant_id)
     existing = await store.interrupts.pending_for_threads([thread_id], tenant_id=tenant_id)
     wanted = {(snap.interrupt_id, payload_hash(snap.value)): snap for snap in pending}
     stale = [row for row in existing if (row.interrupt_id, row.payload_hash) not in wanted]

@@ -239,11 +239,8 @@ async def enqueue(
     if inflight and strategy is MultitaskStrategy.reject:
         raise ThreadBusy()
     if inflight and strategy in (MultitaskStrategy.interrupt, MultitaskStrategy.rollback):
-        action = (
-            CancelAction.rollback
-            if strategy is MultitaskStrategy.rollback
-            else CancelAction.interrupt
-        )
+        rollback = strategy is MultitaskStrategy.rollback
+        action = CancelAction.rollback if rollback else CancelAction.interrupt
         await _cancel_inflight(uow, inflight, action)
     command = request.command
     if command is not None and command.get("resume") is not None and principal is not None:
@@ -408,6 +405,7 @@ async def _settle_cancelled_pending(rt: Runtime, principal: Principal, run: Run)
                 run_id=None,
                 graph_id=run.graph_id,
                 queued=await uow.store.runs.inflight_ids(thread),
+                resumed_by=run.run_id if run.carries_decision() else None,
             )
     await rt.bus.finish(run.run_id)
 

@@ -351,11 +351,13 @@ async def apply_result(
     run_id: str | None,
     graph_id: str,
     queued: Sequence[str] = (),
+    resumed_by: str | None = None,
 ) -> None:
     """Bring the thread row and the review index in line with the engine's state.
 
     ``queued``: the thread's runs still in flight (read under the thread's lock by the
-    caller); the thread stays busy while there are any.
+    caller); the thread stays busy while there are any. ``resumed_by``: the run that ended,
+    if it carried a decision (``interrupt_index.sync``).
     """
     now = utcnow()
     status = ThreadStatus.busy if queued else result.thread_status
@@ -379,4 +381,5 @@ async def apply_result(
         owner=thread.owner,
         queued=queued,
         now=now,
+        resumed_by=resumed_by,
     )

@@ -126,6 +126,26 @@ class InterruptRepository(Repository):
         )
         return list((await self.session.scalars(stmt)).all())
 
+    async def void_unconsumed(
+        self, thread_id: str, run_id: str, interrupt_ids: Sequence[str], *, tenant_id: str
+    ) -> int:
+        """Decisions carried by ``run_id`` whose interrupts the checkpoint still shows pending
+        (the run ended before acting on them) become ``voided``; returns how many."""
+        stmt = (
+            update(Interrupt)
+            .where(
+                Interrupt.tenant_id == tenant_id,
+                Interrupt.thread_id == thread_id,
+                Interrupt.status == InterruptStatus.resolved.value,
+                Interrupt.resume_run_id == run_id,
+                Interrupt.interrupt_id.in_(list(interrupt_ids)),
+            )
+            .values(status=InterruptStatus.voided.value)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def pending_batch_types(self, tenant_id: str) -> list[str]:
         """Types of pending batches of several tools (``a+b``): a filter on one tool, or on
         what a reviewer may decide, is widened to the batches it covers."""

@@ -17,8 +17,13 @@ async def paused_refund(client: httpx.AsyncClient, **metadata: Any) -> dict[str,
     """A refund agent thread paused at its review; returns its inbox item."""
     thread = await new_thread(client, metadata=metadata)
     await run_to_interrupt(client, thread["thread_id"])
+    return await paused_item(client, thread["thread_id"])
+
+
+async def paused_item(client: httpx.AsyncClient, thread_id: str) -> dict[str, Any]:
+    """The thread's one pending inbox item."""
     items = (await ok(await client.get("/inbox", params={"limit": 1000})))["items"]
-    (item,) = [i for i in items if i["thread_id"] == thread["thread_id"]]
+    (item,) = [i for i in items if i["thread_id"] == thread_id]
     return item  # type: ignore[no-any-return]
 
 
@@ -274,6 +279,46 @@ class TestDecisions:
                 202,
             )
             assert (await finished_values(client, body))["outcome"] == "declined with note"
+
+    async def test_a_decision_whose_run_is_cancelled_is_voided_and_asked_again(
+        self, api: Api, tenant: str
+    ) -> None:
+        """Found by R18: a decision accepted, then its resume run cancelled before the graph
+        got past the interrupt. The decision took no effect, so its item says ``voided`` (not
+        ``resolved``) and the interrupt is offered again as a new item, which one decision
+        then resolves: one ``resolved`` row per interrupt."""
+        async with api.client(tenant) as client:
+            item = await paused_refund(client)
+            tid = item["thread_id"]
+            delayed = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={
+                        "assistant_id": "refund_agent",
+                        "command": {"resume": {"type": "accept", "args": None}},
+                        "after_seconds": 60,
+                    },
+                )
+            )
+            assert (await ok(await client.get(f"/inbox/{item['id']}")))["status"] == "resolved"
+            await ok(await client.post(f"/threads/{tid}/runs/{delayed['run_id']}/cancel"))
+            await wait_for_status(client, tid, delayed["run_id"], {"interrupted"})
+            voided = await ok(await client.get(f"/inbox/{item['id']}"))
+            assert voided["status"] == "voided"
+            assert voided["can_decide"] is False
+            again = await paused_item(client, tid)
+            assert again["id"] != item["id"]
+            assert again["interrupt_id"] == item["interrupt_id"]
+            body = await ok(
+                await client.post(
+                    f"/inbox/{again['id']}/decision",
+                    json=decision(again, {"type": "response", "args": "Need a photo."}),
+                ),
+                202,
+            )
+            assert (await finished_values(client, body))["outcome"] == "declined with note"
+            history = await ok(await client.get(f"/threads/{tid}/runs"))
+            assert len(history) == 3  # paused, cancelled, the one that acted
 
     async def test_stale_payload_hash_is_409(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:

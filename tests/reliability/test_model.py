@@ -15,6 +15,7 @@ CI: 20 examples x 25 steps, derandomized (the same examples on every run);
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from typing import Any
 
@@ -23,7 +24,14 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from tests.reliability.harness import (
     FULL,
@@ -48,6 +56,7 @@ DECISIONS = st.sampled_from(
     ]
 )
 APIS = st.integers(min_value=0, max_value=1)
+FAULTS_PER_EXAMPLE = 3
 
 
 def acceptable(reply: httpx.Response, *allowed: int) -> None:
@@ -62,6 +71,7 @@ class HitlModel(RuleBasedStateMachine):
     """One example: a few threads of ``hitl_pipeline`` under a random mix of calls and faults."""
 
     cluster: Cluster  # set by the test before the run
+    tally: Counter[str] = Counter()  # step outcomes over all examples, for the log
     threads = Bundle("threads")
 
     def __init__(self) -> None:
@@ -70,12 +80,22 @@ class HitlModel(RuleBasedStateMachine):
         self.driver = Driver(self.cluster)
         self.accepted: Counter[str] = Counter()  # interrupt row id -> 202s seen
         self.steps: list[str] = []
+        self.faults = 0
+        self.mine: set[str] = set()  # this example's threads: the invariants judge these
+
+    @initialize(target=threads)
+    def first_thread(self) -> str:
+        """Every example starts with a thread whose run is on its way to the interrupt."""
+        thread = self.create_thread(0)
+        self.start_run(thread, 0, 1)
+        return thread
 
     def wait(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
 
-    def note(self, step: str) -> None:
-        self.steps.append(step)
+    def note(self, step: str, outcome: object = "") -> None:
+        self.steps.append(f"{step}: {outcome}" if outcome != "" else step)
+        self.tally[f"{step.split()[0]} {outcome}".strip()] += 1
 
     @rule(target=threads, api=APIS)
     def create_thread(self, api: int) -> str:
@@ -84,7 +104,8 @@ class HitlModel(RuleBasedStateMachine):
         if reply.status_code != 200:
             return ""  # a thread the fault refused: later rules on it get 404
         thread_id = str(reply.json()["thread_id"])
-        self.note(f"create {thread_id}")
+        self.mine.add(thread_id)
+        self.note(f"create {thread_id}", 200)
         return thread_id
 
     @rule(thread=threads, api=APIS, tool_calls=st.integers(min_value=0, max_value=2))
@@ -101,12 +122,15 @@ class HitlModel(RuleBasedStateMachine):
             )
         )
         acceptable(reply, 202, 409)  # 409: the thread is busy (multitask reject)
-        self.note(f"start {thread}: {reply.status_code}")
+        self.note(f"start {thread}", reply.status_code)
 
     @rule(thread=threads, api=APIS, decision=DECISIONS, inbox=st.booleans())
     def resume(self, thread: str, api: int, decision: dict[str, Any], inbox: bool) -> None:
+        """A reviewer answers what the thread shows once it rests (or a stale screen, if the
+        thread never comes to rest within 5 s: then 409)."""
         if not thread:
             return
+        self.wait(self._at_rest(thread))
         pending = self.wait(self.driver.pending_interrupts(thread))
         if inbox and pending:
             item = pending[0]
@@ -125,7 +149,7 @@ class HitlModel(RuleBasedStateMachine):
         acceptable(reply, 202, 409, 404, 422)
         if reply.status_code == 202 and pending:
             self.accepted[pending[0]["id"]] += 1
-        self.note(f"resume {thread} ({'inbox' if inbox else 'runs'}): {reply.status_code}")
+        self.note(f"resume {thread} {'inbox' if inbox else 'runs'}", reply.status_code)
 
     @rule(thread=threads, api=APIS)
     def cancel(self, thread: str, api: int) -> None:
@@ -141,7 +165,7 @@ class HitlModel(RuleBasedStateMachine):
         run_id = live[0]["run_id"]
         reply = self.wait(self.driver.api(api).post(f"/threads/{thread}/runs/{run_id}/cancel"))
         acceptable(reply, 200, 202, 204, 404, 409)
-        self.note(f"cancel {run_id}: {reply.status_code}")
+        self.note(f"cancel {run_id}", reply.status_code)
 
     @rule(thread=threads, api=APIS, n=st.integers(min_value=0, max_value=9))
     def update_state(self, thread: str, api: int, n: int) -> None:
@@ -154,27 +178,45 @@ class HitlModel(RuleBasedStateMachine):
         )
         # 409: a run is in flight; 404/422/400: nothing to update (no graph has run on it yet)
         acceptable(reply, 200, 400, 404, 409, 422)
-        self.note(f"update_state {thread}: {reply.status_code}")
+        self.note(f"update_state {thread}", reply.status_code)
 
-    @rule(index=st.integers(min_value=0, max_value=1))
-    def kill_worker(self, index: int) -> None:
-        pid = self.cluster.kill_worker(index)
-        self.cluster.restart_worker(index, wait_ready=False)
-        self.note(f"kill -9 worker {index} (pid {pid})")
+    @rule(thread=threads)
+    def let_it_run(self, thread: str) -> None:
+        """Time passes: up to 5 s for the thread's runs to stop (at an interrupt or the end)."""
+        if not thread:
+            return
 
-    @rule()
-    def restart_redis(self) -> None:
-        self.cluster.redis_restart()
-        self.note("restart redis")
+        self.wait(self._at_rest(thread))
+        self.note(f"wait {thread}", self.wait(self.driver.thread_status(thread)))
 
-    @rule()
-    def terminate_backends(self) -> None:
-        with psycopg.connect(self.cluster.dsn, autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ).fetchone()
-        self.note(f"pg_terminate_backend x {row[0] if row else 0}")
+    async def _at_rest(self, thread: str) -> None:
+        async def resting() -> bool:
+            return await self.driver.thread_status(thread) in ("idle", "interrupted", "error")
+
+        with contextlib.suppress(AssertionError):
+            await self.driver.wait_for("the thread at rest", resting, timeout=5)
+
+    @precondition(lambda self: self.faults < FAULTS_PER_EXAMPLE)
+    @rule(kind=st.sampled_from(["kill worker 0", "kill worker 1", "restart redis", "pg backends"]))
+    def fault(self, kind: str) -> None:
+        """A fault, at most ``FAULTS_PER_EXAMPLE`` per example (calls are the model's subject;
+        without a cap Hypothesis would spend most steps on faults, which need no thread)."""
+        self.faults += 1
+        if kind.startswith("kill worker"):
+            index = int(kind[-1])
+            pid = self.cluster.kill_worker(index)
+            self.cluster.restart_worker(index, wait_ready=False)
+            self.note(f"fault kill -9 worker {index} (pid {pid})")
+        elif kind == "restart redis":
+            self.cluster.redis_restart()
+            self.note("fault restart redis")
+        else:
+            with psycopg.connect(self.cluster.dsn, autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).fetchone()
+            self.note(f"fault pg_terminate_backend x {row[0] if row else 0}")
 
     @invariant()
     def one_runner_and_capped_attempts(self) -> None:
@@ -190,7 +232,12 @@ class HitlModel(RuleBasedStateMachine):
         try:
             self.cluster.ensure_workers()
             self.wait(
-                check_invariants(self.cluster, accepted=dict(self.accepted), settle=2 * T_REC)
+                check_invariants(
+                    self.cluster,
+                    accepted=dict(self.accepted),
+                    settle=2 * T_REC,
+                    threads=self.mine,
+                )
             )
         except BaseException:
             log("R18 example:\n  " + "\n  ".join(self.steps))
@@ -213,6 +260,16 @@ def test_r18_model_based(cluster: Cluster) -> None:
         suppress_health_check=list(HealthCheck),
         print_blob=True,
     )
-    runner("runTest").runTest()
-    rows = cluster.sql("SELECT status, count(*) FROM runs GROUP BY 1 ORDER BY 1")
-    log(f"R18: {examples} examples x 25 steps; runs by status {dict(rows)}")
+    HitlModel.tally.clear()
+    try:
+        runner("runTest").runTest()
+    finally:
+        rows = cluster.sql("SELECT status, count(*) FROM runs GROUP BY 1 ORDER BY 1")
+        log(f"R18: {examples} examples x 25 steps; runs by status {dict(rows)}")
+        log(f"R18 steps: {dict(sorted(HitlModel.tally.items()))}")
+        live = cluster.sql(
+            "SELECT run_id, thread_id, status, attempt, lease_owner, started_at, updated_at "
+            "FROM runs WHERE status IN ('pending', 'running')"
+        )
+        if live:
+            log(f"R18 runs still in flight: {live}")
