@@ -182,8 +182,7 @@ async def _create(
 
 
 def idempotency(key: str | None, request: Any) -> tuple[str, str] | None:
-    """``(Idempotency-Key, hash of the request)``: the same key with the same request replays
-    the first answer's run; with another request it is a 422."""
+    """``(key, request hash)``: the same key and request replay the first run; another, 422."""
     if key is None:
         return None
     if not 1 <= len(key) <= 255:
@@ -244,6 +243,9 @@ async def enqueue(
         await _cancel_inflight(uow, inflight, action)
     command = request.command
     if command is not None and command.get("resume") is not None and principal is not None:
+        ahead = [r for r in inflight if not r.carries_decision()]  # it moves the thread on
+        if ahead and strategy is not MultitaskStrategy.rollback:  # before the answer (R18)
+            raise ThreadBusy("A run is in flight; decide once the thread stops at its interrupt.")
         answers = await interrupt_index.resolve_for_resume(
             uow,
             rt,
@@ -390,8 +392,8 @@ async def cancel(
 
 
 async def _settle_cancelled_pending(rt: Runtime, principal: Principal, run: Run) -> None:
-    """A pending run cancelled before any worker took it: the thread and its review index
-    go back to what the checkpoints hold (a resume that never ran reopens its interrupt)."""
+    """A pending run cancelled before a worker took it: the thread and its review index go
+    back to the checkpoints (a resume that never ran voids its decision, reopens its interrupt)."""
     current = await rt.engine.current(run.thread_id, run.graph_id, RunStatus.interrupted)
     async with rt.transaction() as uow:
         thread = await uow.store.threads.get(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import new_thread, ok, run_to_interrupt, wait_for_status
+from tests.api.helpers import REFUND_INPUT, new_thread, ok, run_to_interrupt, wait_for_status
 from tests.fixtures.app import Api
 
 
@@ -319,6 +319,41 @@ class TestDecisions:
             assert (await finished_values(client, body))["outcome"] == "declined with note"
             history = await ok(await client.get(f"/threads/{tid}/runs"))
             assert len(history) == 3  # paused, cancelled, the one that acted
+
+    async def test_no_decision_while_a_new_input_is_on_its_way(self, api: Api, tenant: str) -> None:
+        """Found by R18: a run with new input queued on the paused thread moves it to another
+        interrupt first, so a decision accepted then would answer an interrupt that is gone by
+        the time it runs (and be lost). Both routes refuse it (409) and resolve nothing."""
+        async with api.client(tenant) as client:
+            item = await paused_refund(client)
+            tid = item["thread_id"]
+            request = {**REFUND_INPUT["request"], "amount": 7}
+            ahead = await ok(
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={"assistant_id": "refund_agent", "input": {"request": request}},
+                )
+            )
+            refused = [
+                await client.post(
+                    f"/inbox/{item['id']}/decision", json=decision(item, {"type": "accept"})
+                ),
+                await client.post(
+                    f"/threads/{tid}/runs",
+                    json={
+                        "assistant_id": "refund_agent",
+                        "command": {"resume": {"type": "accept"}},
+                    },
+                ),
+            ]
+            for answer in refused:
+                assert answer.status_code == 409, answer.text
+                assert answer.json()["code"] == "thread_busy"
+            await wait_for_status(client, tid, ahead["run_id"], {"success"})
+            assert (await ok(await client.get(f"/inbox/{item['id']}")))["status"] == "cancelled"
+            now = await paused_item(client, tid)  # the new request is what is asked now
+            assert now["value"]["action_request"]["args"]["amount"] == 7
+            assert (await ok(await client.get(f"/threads/{tid}")))["values"]["refunds"] == []
 
     async def test_stale_payload_hash_is_409(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:
