@@ -13,15 +13,11 @@ from fastapi.routing import APIRoute
 from starlette.routing import compile_path
 
 from service.api.routes import health
+from service.api.schemas.common import ErrorBody
 
 SCHEME = "bearer"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
-ERROR_SCHEMA = {
-    "title": "Error",
-    "type": "object",
-    "required": ["detail", "code"],
-    "properties": {"detail": {"title": "Detail"}, "code": {"type": "string", "title": "Code"}},
-}
+ERROR_SCHEMA = ErrorBody.model_json_schema()
 # what any authenticated route may answer besides its own success: the token, the rate limit,
 # the body limit, validation, a missing or foreign object, policy, a lost race, a backing
 # service that is down (503 with Retry-After)

@@ -38,13 +38,15 @@ class ErrorBody(BaseModel):
     code: str
 
 
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
 def _iso_only(value: Any) -> Any:
     if not isinstance(value, datetime) and not (isinstance(value, str) and _ISO.match(value)):
         raise ValueError("an ISO 8601 date-time, such as 2026-12-05T10:00:00Z")
     return value
 
 
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 # a date-time as the schema says (format date-time), not a number of seconds since 1970
 IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
 
