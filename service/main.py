@@ -22,7 +22,7 @@ from service.auth.jwt import TokenVerifier
 from service.bootstrap import build_worker, open_runtime
 from service.domain.rates import Rate
 from service.embedded import WorkerChild
-from service.observability import settle_heap
+from service.observability import OPEN_STREAMS, settle_heap
 from service.paths import ui_dist
 from service.queue.rate_limit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from service.services import metrics, policies
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, worker_process: bool = False
                 ),
             )
             app.state.worker = worker
+            OPEN_STREAMS.set_function(app.state.app.streams.total)
             settle_heap()
             try:
                 yield

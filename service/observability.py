@@ -83,6 +83,23 @@ FENCED_WRITES = Counter(
 REQUEUED = Counter(
     "countersign_runs_requeued", "Runs given back to the queue by the reaper", registry=REGISTRY
 )
+# leak detectors for the soak (R16): read when /metrics is scraped, on the event loop's thread
+ASYNC_TASKS = Gauge(
+    "countersign_asyncio_tasks", "asyncio tasks alive in this process", registry=REGISTRY
+)
+OPEN_STREAMS = Gauge(
+    "countersign_open_streams", "Event streams open in this API process", registry=REGISTRY
+)
+
+
+def _tasks_alive() -> int:
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # scraped off the event loop (no loop running): nothing to count
+        return 0
+
+
+ASYNC_TASKS.set_function(_tasks_alive)
 
 
 def settle_heap() -> None:

@@ -51,6 +51,9 @@ class StreamSlots:
     def open(self, tenant: str) -> int:
         return self._open[tenant]
 
+    def total(self) -> int:
+        return sum(self._open.values())
+
 
 def sse_response(
     events: AsyncIterator[StreamEvent],

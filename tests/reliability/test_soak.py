@@ -7,7 +7,9 @@ Sampled every 15 s after the warm-up. Pass: each API's and worker's RSS at the e
 +10 % of its value after the warm-up; Postgres connections and Redis ``used_memory`` flat: the
 highest of the second half of the samples no more than the highest of the first half plus 2
 connections, plus 10 % (at least 1 MiB: Redis holds a few MiB here, where its allocator alone
-moves more than 10 %); every cycle completed; the invariants hold (no stuck run).
+moves more than 10 %); every cycle completed; the invariants hold (no stuck run). One loop
+reads its runs through SSE streams: once the load stops, no stream is open and the APIs hold no
+more asyncio tasks than before it (+4), so a stream leaves no task behind.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import FULL, Cluster, Driver, check_invariants, log, timeout
+from tests.reliability.harness import (
+    FULL,
+    Cluster,
+    Driver,
+    check_invariants,
+    log,
+    metric_sum,
+    timeout,
+)
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(timeout(600, 2400))]
 
@@ -63,8 +73,13 @@ def sample(cluster: Cluster) -> dict[str, float]:
 
 
 async def cycles(driver: Driver, loop: int, stop: float, done: list[int]) -> None:
+    """Loop 0 runs to the interrupt through an SSE stream (``/runs/stream``), read to its end,
+    the others start the run and poll, as the two kinds of client do."""
     while time.monotonic() < stop:
-        thread_id, _ = await driver.start_pipeline(api=loop)
+        if loop == 0:
+            thread_id = await streamed_to_interrupt(driver, loop)
+        else:
+            thread_id, _ = await driver.start_pipeline(api=loop)
         item = await driver.wait_interrupted(thread_id, timeout=60)
         reply = await driver.decide(
             item["id"], item["payload_hash"], key=uuid.uuid4().hex, api=loop + 1
@@ -78,6 +93,28 @@ async def cycles(driver: Driver, loop: int, stop: float, done: list[int]) -> Non
         done[loop] += 1
 
 
+async def streamed_to_interrupt(driver: Driver, api: int) -> str:
+    thread_id = await driver.create_thread(api)
+    body = {"assistant_id": "hitl_pipeline", "input": {"request": {"tool_calls": 1}}}
+    async with driver.api(api).stream(
+        "POST", f"/threads/{thread_id}/runs/stream", json=body
+    ) as answer:
+        assert answer.status_code == 200, await answer.aread()
+        async for _ in answer.aiter_bytes():
+            pass
+    return thread_id
+
+
+def leak_figures(cluster: Cluster) -> dict[str, float]:
+    """Each API's open streams and asyncio tasks (``/metrics``), summed over the APIs."""
+    figures = {"open_streams": 0.0, "asyncio_tasks": 0.0}
+    for i in range(len(cluster.apis)):
+        text = cluster.api_metrics(i)
+        figures["open_streams"] += metric_sum(text, "countersign_open_streams")
+        figures["asyncio_tasks"] += metric_sum(text, "countersign_asyncio_tasks")
+    return figures
+
+
 async def _idle(driver: Driver, thread_id: str) -> bool:
     return await driver.thread_status(thread_id) == "idle"
 
@@ -86,6 +123,7 @@ async def test_r16_soak(cluster: Cluster, driver: Driver) -> None:
     began = time.monotonic()
     stop = began + SOAK_SECONDS
     done = [0] * LOOPS
+    idle_before = await asyncio.to_thread(leak_figures, cluster)
     load = asyncio.gather(*(cycles(driver, i, stop, done) for i in range(LOOPS)))
     await asyncio.sleep(WARMUP_SECONDS)
     samples = []
@@ -94,6 +132,8 @@ async def test_r16_soak(cluster: Cluster, driver: Driver) -> None:
         await asyncio.sleep(min(15.0, max(0.0, stop - time.monotonic())))
     await load
     samples.append(await asyncio.to_thread(sample, cluster))
+    await asyncio.sleep(2)  # the last streams' connections close
+    idle_after = await asyncio.to_thread(leak_figures, cluster)
     warm, end = samples[0], samples[-1]
     half = len(samples) // 2
     first, second = samples[:half], samples[half:]
@@ -103,7 +143,13 @@ async def test_r16_soak(cluster: Cluster, driver: Driver) -> None:
 
     log(
         f"R16: {sum(done)} cycles in {time.monotonic() - began:.0f} s, {len(samples)} samples; "
-        f"after warm-up {warm}; at the end {end}"
+        f"after warm-up {warm}; at the end {end}; idle before {idle_before}, after {idle_after}"
+    )
+    # 0 leaked SSE tasks: every stream closed, no task left behind by a finished request
+    assert idle_after["open_streams"] == 0, idle_after
+    assert idle_after["asyncio_tasks"] <= idle_before["asyncio_tasks"] + 4, (
+        idle_before,
+        idle_after,
     )
     for name in warm:
         if name.startswith(("api", "worker")):
