@@ -66,7 +66,7 @@ class Run(TenantMixin, TimestampMixin, Base):
     def carries_decision(self) -> bool:
         """Whether the run resumes an interrupt (``command.resume``): a decision's run."""
         command = (self.kwargs or {}).get("command")
-        return isinstance(command, dict) and "resume" in command
+        return isinstance(command, dict) and command.get("resume") is not None
 
     def spec(self) -> RunSpec:
         """What the engine needs to execute this attempt of the run."""

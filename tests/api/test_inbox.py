@@ -46,6 +46,18 @@ def decision(item: dict[str, Any], value: Any) -> dict[str, Any]:
     return {"decision": value, "payload_hash": item["payload_hash"]}
 
 
+async def declined_with_note(client: httpx.AsyncClient, item: dict[str, Any]) -> Any:
+    """Answer ``item`` with a note (202), wait for the run it starts; the outcome it wrote."""
+    body = await ok(
+        await client.post(
+            f"/inbox/{item['id']}/decision",
+            json=decision(item, {"type": "response", "args": "Need a photo."}),
+        ),
+        202,
+    )
+    return (await finished_values(client, body))["outcome"]
+
+
 async def finished_values(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
     run = body["run"]
     await wait_for_status(client, run["thread_id"], run["run_id"], {"success"})
@@ -271,14 +283,7 @@ class TestDecisions:
             assert (await ok(await client.get(f"/inbox/{item['id']}")))["status"] == "pending"
             runs = await ok(await client.get(f"/threads/{item['thread_id']}/runs"))
             assert len(runs) == 1  # only the run that paused
-            body = await ok(
-                await client.post(
-                    f"/inbox/{item['id']}/decision",
-                    json=decision(item, {"type": "response", "args": "Need a photo."}),
-                ),
-                202,
-            )
-            assert (await finished_values(client, body))["outcome"] == "declined with note"
+            assert await declined_with_note(client, item) == "declined with note"
 
     async def test_a_decision_whose_run_is_cancelled_is_voided_and_asked_again(
         self, api: Api, tenant: str
@@ -309,14 +314,7 @@ class TestDecisions:
             again = await paused_item(client, tid)
             assert again["id"] != item["id"]
             assert again["interrupt_id"] == item["interrupt_id"]
-            body = await ok(
-                await client.post(
-                    f"/inbox/{again['id']}/decision",
-                    json=decision(again, {"type": "response", "args": "Need a photo."}),
-                ),
-                202,
-            )
-            assert (await finished_values(client, body))["outcome"] == "declined with note"
+            assert await declined_with_note(client, again) == "declined with note"
             history = await ok(await client.get(f"/threads/{tid}/runs"))
             assert len(history) == 3  # paused, cancelled, the one that acted
 
