@@ -234,10 +234,13 @@ async def test_r20_queue_depth_gauge_tracks_postgres(cluster: Cluster, driver: D
     for at, index, gauge in scrapes:
         if at - 1.5 < first_sql:
             continue  # the gauge may predate the poller (the previous test's queue)
-        # the count moves between two polls: what the gauge read lies between the samples
-        # around its moment, so the window takes the last sample before it too
+        # the gauge read the count at some moment in [at - 1.5, at]; the count moves between
+        # two polls, and a poll's timestamp (taken when its answer arrived) may lag its
+        # snapshot under load, so the window is bracketed by the last sample before it and
+        # the first sample after it
         before = [n for t, n in sql_samples if t < at - 1.5][-1:]
-        window = before + [n for t, n in sql_samples if at - 1.5 <= t <= at]
+        after_it = [n for t, n in sql_samples if t > at][:1]
+        window = before + [n for t, n in sql_samples if at - 1.5 <= t <= at] + after_it
         if not min(window) - 1 <= gauge <= max(window) + 1:
             bad.append((round(at - flushed_at, 1), index, gauge, min(window), max(window)))
     peak = max(n for _, n in sql_samples)
