@@ -150,19 +150,27 @@ async def open_runtime(
         await engine.dispose()
 
 
+_CLAIMS = {"": "any", "main": "clean", "quarantine": "crashed"}
+
+
 def build_worker(rt: Runtime, settings: Settings, *, role: str) -> RunWorker:
+    quarantine = settings.worker_slot == "quarantine"  # crashed runs, one at a time
     return RunWorker(
         rt,
         WorkerConfig(
-            worker_id=worker_id(role),
-            concurrency=settings.worker_concurrency,
+            worker_id=settings.worker_id or worker_id(role),
+            claims=_CLAIMS[settings.worker_slot],
+            concurrency=1 if quarantine else settings.worker_concurrency,
+            poll_every=0.5 if quarantine else WorkerConfig.poll_every,
             lease_ttl=settings.lease_ttl_seconds,
             renew_every=settings.lease_renew_seconds,
             reaper_every=settings.reaper_interval_seconds,
             max_attempts=settings.max_attempts,
         ),
         failpoint=failpoints.build(settings.hitl_test, settings.hitl_failpoints),
-        webhooks=WebhookSender(
+        webhooks=None
+        if quarantine
+        else WebhookSender(
             allow=settings.webhook_allow,
             timeout=settings.webhook_timeout_seconds,
             max_attempts=settings.webhook_max_attempts,

@@ -144,6 +144,10 @@ def main(argv: list[str] | None = None) -> None:
     logs.configure()
     if args.command in ("serve", "api"):
         _serve(settings, api_only=args.command == "api")
+    elif args.command == "worker" and settings.worker_supervise and not settings.worker_slot:
+        from service.supervisor import supervise
+
+        sys.exit(supervise())
     elif args.command == "worker":
         import uvloop
 

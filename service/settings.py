@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     # embedded `countersign serve`: the worker in a child process (both cores) or in the API's
     embedded_worker: Literal["process", "inline"] = "process"
     bus_socket: str = ""  # set by `serve` for its worker child: the API's bell and bus
+    # `countersign worker` supervises the processes that run graphs (a graph that kills its
+    # process takes nothing else down: service/supervisor.py); false runs the worker bare
+    worker_supervise: bool = True
+    quarantine_idle_seconds: float = 30.0  # the quarantine process exits when idle this long
+    # set by the supervisor for its children: which one, its worker id, the pipe to report on
+    worker_slot: Literal["", "main", "quarantine"] = ""
+    worker_id: str = ""
+    supervisor_fd: int = -1
 
     # operations
     worker_health_host: str = "0.0.0.0"  # noqa: S104 - probes and Prometheus reach the pod

@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
+from collections.abc import Callable
 
 from service.bootstrap import build_worker, open_runtime
 from service.observability import serve_health, settle_heap
 from service.queue.local_socket import SocketEventBus
+from service.services import reaper
+from service.services.execution import RunWorker
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,7 @@ async def run_worker(settings: Settings, *, grace: float = 30.0) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     health_stop = asyncio.Event()
+    idle: asyncio.Task[None] | None = None
     health = asyncio.create_task(
         serve_health(
             settings.worker_health_host,
@@ -37,18 +42,29 @@ async def run_worker(settings: Settings, *, grace: float = 30.0) -> None:
             lambda: ready and not stop.is_set(),
             health_stop,
         )
-        if not settings.bus_socket  # the child of `serve`: its API answers for it
+        # the child of `serve` (its API answers for it) and a quarantine process serve none
+        if not settings.bus_socket and settings.worker_slot != "quarantine"
         else health_stop.wait(),
         name="worker-health",
     )
     try:
         async with open_runtime(settings, role="worker") as rt:
-            if settings.prewarm:
+            if settings.prewarm and settings.worker_slot != "quarantine":  # it starts rarely
                 await rt.engine.prewarm()
             worker = build_worker(rt, settings, role="worker")
+            report = _reporter(settings.supervisor_fd)
+            if settings.worker_slot:  # supervised: take over what a dead predecessor held
+                worker.on_crashed_waiting = lambda: report(b"q")
+                if await reaper.expire_crashed(rt, worker.config.worker_id):
+                    await worker.reap_once()
             settle_heap()
             worker.start()
             ready = True
+            report(b"r")
+            if settings.worker_slot == "main":
+                await worker.reap_once()  # crashed runs left by any process: ask for quarantine
+            if settings.worker_slot == "quarantine":
+                idle = asyncio.create_task(_exit_when_idle(worker, settings, stop))
             if isinstance(rt.bus, SocketEventBus):
                 await rt.bus.ready()
                 rt.bus.on_lost(stop.set)  # the API process is gone: so are we
@@ -58,9 +74,33 @@ async def run_worker(settings: Settings, *, grace: float = 30.0) -> None:
                 ", ".join(rt.engine.graph_ids),
             )
             await stop.wait()
+            if idle is not None:
+                idle.cancel()
             log.info("worker stopping: no new claims, %d runs in flight", worker.active_runs)
             await worker.stop(grace=grace)
     finally:
         health_stop.set()
         with contextlib.suppress(Exception):
             await health
+
+
+def _reporter(fd: int) -> Callable[[bytes], None]:
+    """Writes one-byte reports to the supervisor (``r`` ready, ``q`` crashed runs wait)."""
+
+    def report(message: bytes) -> None:
+        if fd >= 0:
+            with contextlib.suppress(OSError):  # the supervisor is gone: so are we, soon
+                os.write(fd, message)
+
+    return report
+
+
+async def _exit_when_idle(worker: RunWorker, settings: Settings, stop: asyncio.Event) -> None:
+    """A quarantine process ends when it ran nothing for a while: the supervisor starts
+    another when a crashed run waits again."""
+    while not stop.is_set():
+        await asyncio.sleep(1.0)
+        quiet = time.monotonic() - worker.last_claim
+        if not worker.active_runs and quiet >= settings.quarantine_idle_seconds:
+            log.info("quarantine idle for %.0f s: exiting", quiet)
+            stop.set()

@@ -54,6 +54,9 @@ class Run(TenantMixin, TimestampMixin, Base):
     webhook: Mapped[str | None] = mapped_column(String(2048), default=None)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     fence: Mapped[int] = mapped_column(Integer, default=0)
+    # worker processes that died holding this run: a run that took one down (and the runs
+    # that shared its process) is retried only in a quarantine process, one at a time
+    crashes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     available_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -24,17 +24,16 @@ from service.domain.runs import (
     CancelAction,
     RunResult,
     RunStatus,
-    ThreadStatus,
     wait_answer,
     wait_output,
 )
 from service.errors import FencedWrite, Unavailable
 from service.models import Run
 from service.models.base import utcnow
-from service.observability import FENCED_WRITES, QUEUE_WAIT, REQUEUED, RUN_DURATION
+from service.observability import FENCED_WRITES, QUEUE_WAIT, RUN_DURATION
 from service.outbound.sender import WebhookSender
 from service.queue.port import OUTCOME_CAP
-from service.services import inbox, threads, webhook_dispatch, webhooks
+from service.services import inbox, reaper, threads, webhook_dispatch, webhooks
 from service.services.runtime import Runtime
 from service.store.runs import Lease
 
@@ -59,6 +58,9 @@ class WorkerConfig:
     poll_every: float = 5.0
     max_attempts: int = 3
     expiry_every: float = 2.0
+    # which runs it claims: ``any``; ``clean`` (a supervised main process: none that crashed
+    # a process); ``crashed`` (a quarantine process: only those, one at a time, polling)
+    claims: str = "any"
 
 
 @dataclass
@@ -107,6 +109,8 @@ class RunWorker:
         self._runs: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(config.concurrency)
         self._stopping = asyncio.Event()
+        self.last_claim = time.monotonic()
+        self.on_crashed_waiting: Callable[[], None] | None = None
 
     @property
     def active_runs(self) -> int:
@@ -119,6 +123,10 @@ class RunWorker:
         self._loops = [
             asyncio.create_task(self._claim_loop(), name="worker-claim"),
             asyncio.create_task(self._renew_loop(), name="worker-renew"),
+        ]
+        if self.config.claims == "crashed":
+            return  # a quarantine process runs crashed runs and nothing else
+        self._loops += [
             asyncio.create_task(self._reap_loop(), name="worker-reap"),
             asyncio.create_task(self._expiry_loop(), name="worker-expiry"),
         ]
@@ -180,7 +188,9 @@ class RunWorker:
                 task = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")
                 self._runs.add(task)
                 task.add_done_callback(self._run_done)
-            if len(runs) < free:
+            if len(runs) < free and self.config.claims == "crashed":
+                await asyncio.sleep(self.config.poll_every)  # the bell rings for others
+            elif len(runs) < free:
                 await self.rt.bell.wait(self.config.poll_every)
 
     def _run_done(self, task: asyncio.Task[None]) -> None:
@@ -192,8 +202,14 @@ class RunWorker:
     async def _claim(self, limit: int) -> list[Run]:
         async with self.rt.transaction(single_statement=True) as uow:
             runs = await uow.store.runs.claim(
-                self.config.worker_id, now=utcnow(), lease_ttl=self.config.lease_ttl, limit=limit
+                self.config.worker_id,
+                now=utcnow(),
+                lease_ttl=self.config.lease_ttl,
+                limit=limit,
+                claims=self.config.claims,
             )
+        if runs:
+            self.last_claim = time.monotonic()
         for run in runs:
             self.stats.claimed += 1
             if run.started_at is not None:
@@ -450,45 +466,13 @@ class RunWorker:
                 log.warning("interrupt expiry pass failed", exc_info=True)
 
     async def reap_once(self) -> int:
-        """Give runs with expired leases back to the queue, or fail them at the cap.
-
-        One transaction per run, taking the thread's lock first (the order every writer
-        uses); the fenced update makes a run that moved on meanwhile a no-op.
-        """
-        now = utcnow()
-        touched = 0
-        failed: list[str] = []
-        async with self.rt.transaction(readonly=True) as uow:
-            expired = await uow.store.runs.expired(now=now)
-        for run in expired:
-            async with self.rt.transaction() as uow:
-                await uow.store.threads.lock(run.thread_id, tenant_id=run.tenant_id)
-                if run.attempt < self.config.max_attempts:
-                    if await uow.store.runs.requeue(run, now=now):
-                        touched += 1
-                        self.stats.requeued += 1
-                        REQUEUED.inc()
-                        uow.jobs.ring()
-                    continue
-                error = {
-                    "error": "MaxAttemptsExceeded",
-                    "message": f"run failed {run.attempt} attempts",
-                }
-                if not await uow.store.runs.fail(run, error=error, now=now):
-                    continue
-                touched += 1
-                self.stats.failed_attempt_cap += 1
-                await webhooks.run_completed(
-                    uow, run, status="error", thread_status="error", error=error
-                )
-                await uow.store.threads.set_state(
-                    run.thread_id,
-                    tenant_id=run.tenant_id,
-                    status=ThreadStatus.error.value,
-                    set_values=False,
-                    now=now,
-                )
-                failed.append(run.run_id)
-        for run_id in failed:
+        """Reap expired leases (``reaper.reap``); a supervised main process also asks for a
+        quarantine process when crashed runs wait for one."""
+        reaped = await reaper.reap(self.rt, max_attempts=self.config.max_attempts)
+        self.stats.requeued += reaped.requeued
+        self.stats.failed_attempt_cap += len(reaped.failed)
+        for run_id in reaped.failed:
             await self._end_stream(run_id)
-        return touched
+        if self.on_crashed_waiting is not None and await reaper.crashed_waiting(self.rt):
+            self.on_crashed_waiting()
+        return reaped.requeued + len(reaped.failed)

@@ -37,7 +37,7 @@ def run_from_row(row: Any) -> Run:
 # A run is claimable when it is pending and due, its thread runs nothing, and it is the
 # oldest pending run of its thread.
 _CLAIMABLE = """
-      r.status = 'pending' AND r.available_at <= :now
+      r.status = 'pending' AND r.available_at <= :now{crashed}
       AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')
       AND NOT EXISTS (
         SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.status = 'pending'
@@ -84,9 +84,15 @@ _CLAIM = """
 """
 
 
-def _claim_statement(*, postgres: bool) -> Any:
+# Which runs a worker process claims (``WorkerConfig.claims``): a supervised worker's main
+# process never takes a run that crashed a process; its quarantine process takes only those.
+_CRASHED = {"any": "", "clean": " AND r.crashes = 0", "crashed": " AND r.crashes > 0"}
+
+
+def _claim_statement(*, postgres: bool, claims: str) -> Any:
     columns = ", ".join(f'"{name}"' for name in _RUN_COLUMNS)
-    candidate = (_FAIR_POSTGRES if postgres else _FAIR_SQLITE).format(claimable=_CLAIMABLE)
+    claimable = _CLAIMABLE.format(crashed=_CRASHED[claims])
+    candidate = (_FAIR_POSTGRES if postgres else _FAIR_SQLITE).format(claimable=claimable)
     started = "clock_timestamp()" if postgres else ":now"
     sql = _CLAIM.format(started=started, candidate=candidate, columns=columns)
     table = Run.__table__.c
@@ -101,8 +107,11 @@ def _claim_statement(*, postgres: bool) -> Any:
     )
 
 
-_CLAIM_POSTGRES = _claim_statement(postgres=True)
-_CLAIM_SQLITE = _claim_statement(postgres=False)
+_CLAIMS = {
+    (postgres, claims): _claim_statement(postgres=postgres, claims=claims)
+    for postgres in (True, False)
+    for claims in _CRASHED
+}
 
 
 _GET = select(Run).where(Run.run_id == bindparam("run_id"), Run.tenant_id == bindparam("tenant_id"))
@@ -188,7 +197,13 @@ class RunRepository(Repository):
         return [r.run_id for r in await self.inflight(thread.thread_id, tenant_id=thread.tenant_id)]
 
     async def claim(
-        self, worker_id: str, *, now: datetime, lease_ttl: float, limit: int = 1
+        self,
+        worker_id: str,
+        *,
+        now: datetime,
+        lease_ttl: float,
+        limit: int = 1,
+        claims: str = "any",
     ) -> list[Run]:
         """Take up to ``limit`` claimable runs (pending, due, first in their thread, thread
         not running: no two share a thread), fairly across tenants, then oldest first.
@@ -197,8 +212,9 @@ class RunRepository(Repository):
         locked ``SKIP LOCKED`` and ``started_at`` is the time the claim ran, not the time the
         worker asked, so a run claimed right after its thread's previous run committed never
         appears to overlap it. Fewer than ``limit`` runs means none more was claimable.
+        ``claims``: ``any`` run, only ``clean`` ones (no crash) or only ``crashed`` ones.
         """
-        stmt = _CLAIM_POSTGRES if self.postgres else _CLAIM_SQLITE
+        stmt = _CLAIMS[(self.postgres, claims)]
         params = {
             "worker": worker_id,
             "now": now,
@@ -282,6 +298,27 @@ class RunRepository(Repository):
             attempt=Run.attempt - 1,
             available_at=now,
         )
+
+    async def expire_crashed(self, worker_id: str, *, now: datetime) -> int:
+        """The runs a dead process of ``worker_id`` held: count the crash and end the lease
+        now, so the reaper hands them on at once (or fails them at the attempt cap)."""
+        stmt = (
+            update(Run)
+            .where(Run.lease_owner == worker_id, Run.status == RunStatus.running.value)
+            .values(lease_expires_at=now, crashes=Run.crashes + 1)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def crashed_waiting(self) -> bool:
+        """Whether a crashed run waits for a quarantine process."""
+        stmt = (
+            select(Run.run_id)
+            .where(Run.status == RunStatus.pending.value, Run.crashes > 0)
+            .limit(1)
+        )
+        return (await self.session.scalars(stmt)).first() is not None
 
     async def expired(self, *, now: datetime, limit: int = 100) -> list[Run]:
         """Running runs whose lease ran out (read without locks: every change is fenced)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import time
@@ -37,8 +39,9 @@ def worker_of(server: LiveServer, timeout: float = 30.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for child in children(server.process.pid):
-            if b"worker" in Path(f"/proc/{child}/cmdline").read_bytes():
-                return child
+            with contextlib.suppress(OSError):  # a child that just ended
+                if b"worker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return child
         time.sleep(0.1)
     raise AssertionError(f"no worker child of {server.process.pid}:\n{server.log()}")
 
@@ -106,3 +109,53 @@ def test_the_worker_child_stops_when_the_api_process_is_killed(server: LiveServe
     while alive(worker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not alive(worker), "the worker child outlived its API process"
+
+
+def test_a_poison_run_ends_error_and_takes_nothing_down(tmp_path: Path) -> None:
+    """R11 on the embedded default (SQLite): a run whose node ends its process ends ``error``
+    (3 attempts: the worker process, then the quarantine process twice); a run that was in
+    flight beside it succeeds; the next run on the poison's thread runs."""
+    graphs = tmp_path / "langgraph.json"
+    graphs.write_text(
+        json.dumps(
+            {
+                "graphs": {
+                    "poison": str(ROOT / "tests/reliability/graphs/poison.py") + ":graph",
+                    "slow": str(ROOT / "tests/graphs/testing_graphs.py") + ":slow",
+                }
+            }
+        )
+    )
+    env = server_env(graphs, secret=TEST_SECRET, run_in_api=True)
+    for server in running(tmp_path, env):
+        token = server.mint(f"p-{uuid.uuid4().hex[:8]}", "ada", ("tenant_admin", "agent"))
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=90) as http:
+
+            def start(graph: str, run_input: dict[str, object]) -> tuple[str, str]:
+                thread_id = http.post("/threads", json={}).json()["thread_id"]
+                reply = http.post(
+                    f"/threads/{thread_id}/runs",
+                    json={"assistant_id": graph, "input": run_input},
+                    headers={"Prefer": "respond-async"},
+                )
+                assert reply.status_code == 202, reply.text
+                return thread_id, reply.json()["run_id"]
+
+            def status(thread_id: str, run_id: str) -> str:
+                assert http.get(f"/threads/{thread_id}/runs/{run_id}/join").status_code == 200
+                return str(http.get(f"/threads/{thread_id}/runs/{run_id}").json()["status"])
+
+            beside = start("slow", {"seconds": 2})
+            time.sleep(0.5)
+            poison = start("poison", {"crash": True})
+            assert status(*poison) == "error"
+            assert status(*beside) == "success"
+            reply = http.post(
+                f"/threads/{poison[0]}/runs/wait",
+                json={"assistant_id": "poison", "input": {"crash": False}},
+            )
+            assert reply.status_code == 200, reply.text
+        log = server.log()
+        assert "worker process died" in log
+        assert log.count("quarantine process died") == 2, log[-3000:]

@@ -291,6 +291,7 @@ class Proc:
     started_at: float = field(default_factory=time.monotonic)
     stopped: bool = False  # SIGSTOPped by the harness
     killed_at: float | None = None  # time.monotonic() when SIGKILL was sent
+    group: bool = False  # a process group leader (a worker's supervisor): signal the group
 
     @property
     def pid(self) -> int:
@@ -309,7 +310,10 @@ class Proc:
     def signal(self, sig: int) -> None:
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
+                if self.group:  # the worker's supervisor and the processes it runs
+                    os.killpg(self.pid, sig)
+                else:
+                    os.kill(self.pid, sig)
 
     def kill(self) -> None:
         """SIGKILL and reap."""
@@ -588,6 +592,10 @@ class Cluster:
             "COUNTERSIGN_WORKER_HEALTH_PORT": str(port),
             "HITL_FAILPOINTS": failpoints,
         }
+        if failpoints:
+            # a failpoint's exit is the death of the whole worker (its pod): an armed worker
+            # runs bare, without the supervisor that would restart the process (R11 tests it)
+            env["COUNTERSIGN_WORKER_SUPERVISE"] = "false"
         log_path = self.tmp / f"worker-{port}.log"
         with log_path.open("ab") as out:
             popen = subprocess.Popen(
@@ -596,9 +604,10 @@ class Cluster:
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: signals reach its children
             )
         _record_pid(popen.pid, "worker")
-        proc = Proc(f"worker:{port}", popen, log_path, port, env, failpoints=failpoints)
+        proc = Proc(f"worker:{port}", popen, log_path, port, env, failpoints=failpoints, group=True)
         if wait_ready:
             try:
                 self.wait_worker_ready(proc)
