@@ -948,10 +948,13 @@ class Driver:
         results = await asyncio.gather(*(self.wait_interrupted(t, timeout) for t in thread_ids))
         return dict(zip(thread_ids, results, strict=True))
 
-    async def paced_runs(self, rate: float, seconds: float, label: str) -> list[Answer]:
-        """For ``seconds``, one 0.05 s ``slow_steps`` run every ``1 / rate`` s, each on a new
-        thread (``{label}-...``, created by the run), alternating API processes; started at
-        the rate whatever the API's latency. The answers, in the order they came."""
+    async def paced_runs(
+        self, rate: float, seconds: float, label: str, *, stop: asyncio.Event | None = None
+    ) -> list[Answer]:
+        """For ``seconds`` (or until ``stop`` is set), one 0.05 s ``slow_steps`` run every
+        ``1 / rate`` s, each on a new thread (``{label}-...``, created by the run), alternating
+        API processes; started at the rate whatever the API's latency. The answers, in the
+        order they came."""
         answers: list[Answer] = []
 
         async def start(n: int) -> None:
@@ -977,7 +980,7 @@ class Driver:
         started: list[asyncio.Task[None]] = []
         deadline = time.monotonic() + seconds
         n = 0
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
             started.append(asyncio.create_task(start(n)))
             n += 1
             await asyncio.sleep(1.0 / rate)

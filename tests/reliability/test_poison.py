@@ -26,7 +26,6 @@ import pytest
 
 from tests.reliability.harness import (
     T_REC,
-    TENANT,
     Cluster,
     Driver,
     check_invariants,
@@ -41,30 +40,6 @@ WARMUP = 5.0  # seconds of load before the baseline span may begin
 SETTLE = 5.0  # the poison's span runs this long past its end
 
 
-async def _load(driver: Driver, label: str, stop: asyncio.Event) -> list[str]:
-    """One 50 ms ``slow_steps`` run every ``1 / RATE`` s on a new thread until ``stop``."""
-    run_ids: list[str] = []
-
-    async def start(n: int) -> None:
-        reply = await driver.start_run(
-            f"{TENANT}:{label}-{uuid.uuid4().hex}",
-            "slow_steps",
-            {"steps": 1, "seconds": 0.05, "ticks": 0},
-            api=n,
-            if_not_exists="create",
-        )
-        run_ids.append(str(reply.json()["run_id"]))
-
-    started: list[asyncio.Task[None]] = []
-    n = 0
-    while not stop.is_set():
-        started.append(asyncio.create_task(start(n)))
-        n += 1
-        await asyncio.sleep(1.0 / RATE)
-    await asyncio.gather(*started)
-    return run_ids
-
-
 def _finished_in(ends: list[datetime], begin: datetime, end: datetime) -> int:
     return sum(1 for at in ends if begin <= at < end)
 
@@ -73,7 +48,7 @@ async def test_r11_poison_run(cluster: Cluster, driver: Driver) -> None:
     cluster.ensure_workers()
     label = f"r11-{uuid.uuid4().hex[:8]}"
     stop = asyncio.Event()
-    loader = asyncio.create_task(_load(driver, label, stop))
+    loader = asyncio.create_task(driver.paced_runs(RATE, 3600, label, stop=stop))
     await asyncio.sleep(WARMUP + T_REC)  # the baseline span needs load before the poison
 
     poison_thread = await driver.create_thread()
@@ -82,7 +57,9 @@ async def test_r11_poison_run(cluster: Cluster, driver: Driver) -> None:
     poison = await driver.wait_run(poison_id, ["error", "success"], timeout=3 * T_REC + 30)
     await asyncio.sleep(SETTLE)
     stop.set()
-    others = await loader
+    answers = await loader
+    assert all(a.status == 202 for a in answers), [a for a in answers if a.status != 202][:5]
+    others = [a.run_id for a in answers]
 
     (row,) = await cluster.asql(
         "SELECT status, attempt, crashes, error, created_at, ended_at FROM runs WHERE run_id = %s",
