@@ -60,15 +60,13 @@ async def _append_queued(uow: UnitOfWork) -> None:
     queued: list[dict[str, Any]] = uow.memo.pop(_QUEUED, [])
     for tenant_id in dict.fromkeys(fields["tenant_id"] for fields in queued):
         seq, head = await uow.store.audit.lock_head(tenant_id)
-        events = []
+        rows = []
         for fields in (f for f in queued if f["tenant_id"] == tenant_id):
             seq += 1
             hashed = {**fields, "seq": seq, "created_at": fields["created_at"].isoformat()}
-            events.append(
-                AuditEvent(**fields, seq=seq, prev_hash=head, hash=chain_hash(head, hashed))
-            )
-            head = events[-1].hash
-        await uow.store.audit.append(events)
+            rows.append({**fields, "seq": seq, "prev_hash": head, "hash": chain_hash(head, hashed)})
+            head = rows[-1]["hash"]
+        await uow.store.audit.append(tenant_id, rows)
 
 
 async def record_for(

@@ -90,7 +90,9 @@ async def reach(rt: Runtime, principal: Principal, store: Store | None = None) -
         raise Forbidden("Not allowed to read threads.")
     any_types, own_types = await rt.authz.decidable_types(principal, "decide")
     edit_any, edit_own = await rt.authz.decidable_types(principal, "edit")
-    settings = await interrupt_index.recent_tenant_settings(rt, principal.tenant_id, store)
+    settings = await interrupt_index.recent_tenant_settings(
+        rt.recent, principal.tenant_id, store, rt
+    )
     return Reach(
         subject=principal.subject,
         read_own_only=scope == "own",
@@ -434,5 +436,5 @@ async def update_settings(
             principal.tenant_id,
             detail={"before": before.model_dump(mode="json"), "after": tenant.settings},
         )
-    rt.recent_settings.pop(principal.tenant_id, None)
+    rt.recent.forget(interrupt_index.SETTINGS, principal.tenant_id)
     return after

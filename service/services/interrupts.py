@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +24,7 @@ from service.domain.tenants import TenantSettings
 from service.errors import AlreadyDecided, Forbidden, InvalidInput, NothingPending, StaleDecision
 from service.models import Interrupt, Thread
 from service.services import audit, webhooks
-from service.services.runtime import Runtime, UnitOfWork
+from service.services.runtime import Recent, Runtime, UnitOfWork
 from service.store.store import Store
 
 
@@ -56,32 +55,29 @@ async def tenant_settings(store: Store, tenant_id: str) -> TenantSettings:
     return TenantSettings.model_validate(tenant.settings if tenant else {})
 
 
-SETTINGS_REUSE_SECONDS = 1.0
+SETTINGS = "tenant_settings"
 
 
 async def recent_tenant_settings(
-    rt: Runtime, tenant_id: str, store: Store | None = None
+    recent: Recent, tenant_id: str, store: Store | None = None, rt: Runtime | None = None
 ) -> TenantSettings:
     """The tenant's settings as this process read them at most a second ago.
 
-    For read paths only (inbox lists, counts, items, live events): a settings change reaches
-    them within a second, as a policy change does. Decisions read the settings in their own
-    transaction (``decide``), so four-eyes is never enforced from a stale copy. Read in
-    ``store``'s transaction when given.
+    For read paths (inbox lists, counts, items, live events) and the expiry rule of a new
+    interrupt: a settings change reaches them within a second, as a policy change does.
+    Decisions read the settings in their own transaction (``resolve_for_resume``), so
+    four-eyes is never enforced from a stale copy. Read in ``store``'s transaction when
+    given, else in one of ``rt``'s.
     """
-    now = time.monotonic()
-    seen = rt.recent_settings.get(tenant_id)
-    if seen is not None and now - seen[0] < SETTINGS_REUSE_SECONDS:
-        return seen[1]
-    if store is None:
+
+    async def load() -> TenantSettings:
+        if store is not None:
+            return await tenant_settings(store, tenant_id)
+        assert rt is not None
         async with rt.transaction(readonly=True) as uow:
-            settings = await tenant_settings(uow.store, tenant_id)
-    else:
-        settings = await tenant_settings(store, tenant_id)
-    if len(rt.recent_settings) >= 10_000:
-        rt.recent_settings.clear()
-    rt.recent_settings[tenant_id] = (now, settings)
-    return settings
+            return await tenant_settings(uow.store, tenant_id)
+
+    return await recent.get(SETTINGS, tenant_id, load)
 
 
 async def sync(
@@ -126,7 +122,11 @@ async def sync(
         thread_id, [r for r in queued if r != run_id], tenant_id=tenant_id
     )
     skip = {(row.interrupt_id, row.payload_hash) for row in [*existing, *decided]}
-    settings = await tenant_settings(store, tenant_id) if len(skip) < len(wanted) else None
+    settings = (
+        await recent_tenant_settings(uow.recent, tenant_id, store)
+        if len(skip) < len(wanted)
+        else None
+    )
     created = []
     for key, snap in wanted.items():
         if key in skip:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from service.authz.guard import Authorizer
-from service.domain.tenants import TenantSettings
 from service.engine.executor import GraphEngine
 from service.queue.port import Bell, EventBus, PendingJobs
 from service.store.store import Store, StoreFactory
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,40 @@ class Limits:
     webhook_allow: tuple[str, ...] = ()
 
 
+class Recent:
+    """What this process read of a tenant's rarely changed configuration (settings, webhook
+    subscriptions), reused for ``reuse_seconds``: a change made by another process reaches
+    this one within that time, a change made here at once (``forget``, after its commit).
+
+    Never for what a decision is checked against in its own transaction.
+    """
+
+    def __init__(self, reuse_seconds: float = 1.0, max_keys: int = 10_000) -> None:
+        self.reuse_seconds = reuse_seconds
+        self._max_keys = max_keys
+        self._seen: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    async def get(self, kind: str, tenant_id: str, load: Callable[[], Awaitable[T]]) -> T:
+        key = (kind, tenant_id)
+        now = time.monotonic()  # before the read: a copy is never reused past its age
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self.reuse_seconds:
+            return cast(T, seen[1])
+        value = await load()
+        if len(self._seen) >= self._max_keys:
+            self._seen.clear()
+        self._seen[key] = (now, value)
+        return value
+
+    def forget(self, kind: str, tenant_id: str) -> None:
+        self._seen.pop((kind, tenant_id), None)
+
+
 @dataclass
 class UnitOfWork:
     store: Store
     jobs: PendingJobs
+    recent: Recent = field(default_factory=Recent)
     # what this transaction already read and will not change, e.g. webhook subscriptions
     memo: dict[str, Any] = field(default_factory=dict)
     # writes run last, just before COMMIT (the audit chain: its tenant lock is held briefly)
@@ -46,8 +78,7 @@ class Runtime:
     authz: Authorizer
     limits: Limits = field(default_factory=Limits)
     known_tenants: set[str] = field(default_factory=set)
-    # tenant -> (monotonic time read, settings): read paths reuse them for a second
-    recent_settings: dict[str, tuple[float, TenantSettings]] = field(default_factory=dict)
+    recent: Recent = field(default_factory=Recent)
     probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
     async def readiness(self) -> dict[str, bool]:
@@ -75,7 +106,7 @@ class Runtime:
             async with self.stores.transaction(
                 readonly=readonly, single_statement=single_statement
             ) as store:
-                uow = UnitOfWork(store=store, jobs=jobs)
+                uow = UnitOfWork(store=store, jobs=jobs, recent=self.recent)
                 yield uow
                 for hook in uow.before_commit:
                     await hook()

@@ -33,7 +33,7 @@ from service.outbound.sender import SendResult, WebhookSender
 from service.outbound.ssrf import check_url, parse_target
 from service.services import audit
 from service.services.runtime import Runtime, UnitOfWork
-from service.services.webhooks import EVENT_TYPES, delivery_body
+from service.services.webhooks import EVENT_TYPES, SUBSCRIPTIONS, delivery_body
 
 log = logging.getLogger(__name__)
 
@@ -342,6 +342,7 @@ async def create_subscription(
             row.id,
             {"events": wanted, "host": parse_target(url).host},
         )
+    rt.recent.forget(SUBSCRIPTIONS, principal.tenant_id)
     return row, secret if created else None
 
 
@@ -367,6 +368,7 @@ async def delete_subscription(rt: Runtime, principal: Principal, sub_id: str) ->
         if not await uow.store.webhooks.delete_subscription(sub_id, tenant_id=principal.tenant_id):
             raise webhook_not_found()
         await audit.record_for(uow, principal, "webhook.delete", "webhook", sub_id)
+    rt.recent.forget(SUBSCRIPTIONS, principal.tenant_id)
 
 
 async def rotate_secret(rt: Runtime, principal: Principal) -> str:

@@ -8,10 +8,10 @@ URL and to subscriptions), ``interrupt.created``, ``interrupt.resolved``,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from service.domain.ids import uuid7
-from service.models import Interrupt, OutboxEvent, Run, WebhookDelivery, WebhookSubscription
+from service.models import Interrupt, OutboxEvent, Run, WebhookDelivery
 from service.models.base import utcnow
 from service.services.runtime import UnitOfWork
 
@@ -27,14 +27,26 @@ INTERRUPT_EVENTS = (
 EVENT_TYPES = (RUN_COMPLETED, *INTERRUPT_EVENTS)
 
 
-async def _subscriptions(
-    uow: UnitOfWork, tenant_id: str, event_type: str
-) -> list[WebhookSubscription]:
-    """The tenant's active subscriptions to ``event_type``, read once per transaction."""
-    key = f"webhook_subscriptions:{tenant_id}"
-    if key not in uow.memo:
-        uow.memo[key] = await uow.store.webhooks.subscriptions(tenant_id)
-    return [sub for sub in uow.memo[key] if event_type in sub.events]
+class Subscribed(NamedTuple):
+    id: str
+    url: str
+    events: tuple[str, ...]
+
+
+SUBSCRIPTIONS = "webhook_subscriptions"
+
+
+async def _subscriptions(uow: UnitOfWork, tenant_id: str, event_type: str) -> list[Subscribed]:
+    """The tenant's active subscriptions to ``event_type``, as this process read them at
+    most a second ago (``Recent``): one made or removed by another process applies to the
+    events committed a second after it at the latest."""
+
+    async def load() -> tuple[Subscribed, ...]:
+        rows = await uow.store.webhooks.subscriptions(tenant_id)
+        return tuple(Subscribed(row.id, row.url, tuple(row.events)) for row in rows)
+
+    subscribed = await uow.recent.get(SUBSCRIPTIONS, tenant_id, load)
+    return [sub for sub in subscribed if event_type in sub.events]
 
 
 async def _write(

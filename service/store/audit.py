@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import Any
+
+from sqlalchemy import insert, select, update
 
 from service.models import AuditEvent, Tenant
+from service.models.base import utcnow
 from service.store.base import Repository
 
 
@@ -17,17 +20,19 @@ class AuditRepository(Repository):
         row = (await self.session.execute(stmt)).one()
         return int(row[0]), str(row[1])
 
-    async def append(self, events: list[AuditEvent]) -> None:
-        """Add events chained onto the head ``lock_head`` returned, and move the head."""
-        last = events[-1]
-        self.session.add_all(events)
-        await self.session.execute(
+    async def append(self, tenant_id: str, rows: list[dict[str, Any]]) -> None:
+        """Add events chained onto the head ``lock_head`` returned, and move the head (one
+        statement on Postgres: the head stays locked one round trip less)."""
+        head = (
             update(Tenant)
-            .where(Tenant.tenant_id == last.tenant_id)
-            .values(audit_seq=last.seq, audit_head=last.hash)
-            .execution_options(synchronize_session=False)
+            .where(Tenant.tenant_id == tenant_id)
+            .values(audit_seq=rows[-1]["seq"], audit_head=rows[-1]["hash"], updated_at=utcnow())
         )
-        await self.session.flush()
+        if self.postgres:
+            await self.session.execute(head.add_cte(insert(AuditEvent).values(rows).cte()))
+        else:
+            await self.session.execute(insert(AuditEvent), rows)
+            await self.session.execute(head)
 
     async def list_events(
         self,
