@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from service import sqlite_inline
 from service.engine.batched_writes import BatchCursor
+from service.engine.last_checkpoint import Attempt, written
 from service.errors import FencedWrite, Unavailable
 from service.observability import FENCED_WRITES
 
@@ -71,13 +72,20 @@ class PooledPostgresSaver(AsyncPostgresSaver):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held: dict[tuple[str, int], BatchCursor] = {}  # fence -> writes not yet sent
+        self._attempts: dict[tuple[str, int], Attempt] = {}  # fence -> what it wrote
 
-    async def aput(self, config: Any, *args: Any, **kwargs: Any) -> Any:
+    async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
         fence = _fence_of(config)
+        if fence is not None and not config["configurable"].get("checkpoint_ns"):
+            self._attempts.setdefault(fence, Attempt()).put(written(config, checkpoint, metadata))
         token = _fence.set(fence)
         batching = _batching.set(True)
         try:
-            return await super().aput(config, *args, **kwargs)
+            return await super().aput(config, checkpoint, metadata, new_versions)
+        except BaseException:
+            if fence is not None:  # the end reads the database
+                self._attempts.pop(fence, None)
+            raise
         finally:
             _batching.reset(batching)
             _fence.reset(token)
@@ -106,12 +114,26 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             writes,
         )
         await self._held.setdefault(fence, BatchCursor()).executemany(query, rows)
+        if not conf.get("checkpoint_ns"):
+            self._attempts.setdefault(fence, Attempt()).add_writes(rows)
 
     async def aget_tuple(self, config: Any) -> Any:
         fence = _fence_of(config)
         if fence is not None and fence in self._held:  # a run reads what it wrote
             await self.flush(fence)
+        attempt = self._attempts.get(fence) if fence is not None else None
+        conf = config["configurable"]
+        if attempt is not None and not conf.get("checkpoint_ns"):
+            newest = attempt.newest(
+                self.serde, str(conf.get("thread_id")), conf.get("checkpoint_id")
+            )
+            if newest is not None:
+                return newest
         return await super().aget_tuple(config)
+
+    def forget(self, fence: tuple[str, int]) -> None:
+        """The attempt has ended: drop what it wrote last."""
+        self._attempts.pop(fence, None)
 
     async def flush(self, fence: tuple[str, int]) -> None:
         """Send the writes held for this run attempt (none: nothing to do); they are no
@@ -181,6 +203,12 @@ async def send_held_writes(
     except (FencedWrite, Unavailable):
         if not quietly:
             raise
+
+
+def forget_attempt(saver: BaseCheckpointSaver[Any], fence: tuple[str, int]) -> None:
+    """The run attempt has ended (its final state read): the saver keeps nothing of it."""
+    if isinstance(saver, PooledPostgresSaver):
+        saver.forget(fence)
 
 
 async def delete_run_checkpoints(

@@ -24,7 +24,12 @@ from langgraph.types import Command, Send, StateSnapshot
 from pydantic import TypeAdapter
 
 from service.domain.runs import InterruptSnapshot, RunResult, RunSpec, RunStatus
-from service.engine.checkpointer import FENCE_KEY, delete_run_checkpoints, send_held_writes
+from service.engine.checkpointer import (
+    FENCE_KEY,
+    delete_run_checkpoints,
+    forget_attempt,
+    send_held_writes,
+)
 from service.engine.jsonable import jsonable
 from service.engine.registry import GraphRegistry
 from service.errors import FencedWrite, InvalidInput, NotFound, Unavailable
@@ -259,23 +264,32 @@ class GraphEngine:
             kwargs["context"] = spec.context
         error: dict[str, Any] | None = None
         try:
-            async for event, data in self._stream(graph, graph_input, config, kwargs, requested):
-                if event == STEP_DONE:
-                    if on_step is not None:
-                        on_step()
-                    continue
-                await emit(event, data)
-        except (asyncio.CancelledError, FencedWrite, Unavailable):
-            # cancelled, this attempt lost its lease, or the checkpoint store failed under
-            # it: the attempt stops without reporting, and the run is retried if it should be
-            await send_held_writes(self.checkpointer, fence, quietly=True)
-            raise
-        except Exception as exc:
-            log.info("run %s failed: %s", spec.run_id, type(exc).__name__)
-            error = {"error": type(exc).__name__, "message": str(exc)}
-            await emit("error", error)
-        await send_held_writes(self.checkpointer, fence)  # e.g. the writes of an interrupt
-        snapshot = await graph.aget_state({"configurable": {"thread_id": spec.thread_id}})
+            try:
+                async for event, data in self._stream(
+                    graph, graph_input, config, kwargs, requested
+                ):
+                    if event == STEP_DONE:
+                        if on_step is not None:
+                            on_step()
+                        continue
+                    await emit(event, data)
+            except (asyncio.CancelledError, FencedWrite, Unavailable):
+                # cancelled, this attempt lost its lease, or the checkpoint store failed under
+                # it: the attempt stops without reporting, and the run is retried if it should
+                await send_held_writes(self.checkpointer, fence, quietly=True)
+                raise
+            except Exception as exc:
+                log.info("run %s failed: %s", spec.run_id, type(exc).__name__)
+                error = {"error": type(exc).__name__, "message": str(exc)}
+                await emit("error", error)
+            await send_held_writes(self.checkpointer, fence)  # e.g. the writes of an interrupt
+            # the newest checkpoint is the one this attempt wrote last: read from the saver's
+            # memory of it when it has one (``last_checkpoint``)
+            snapshot = await graph.aget_state(
+                {"configurable": {"thread_id": spec.thread_id, FENCE_KEY: fence}}
+            )
+        finally:
+            forget_attempt(self.checkpointer, fence)
         return self._result(RunStatus.error if error else RunStatus.success, snapshot, error)
 
     async def _stream(

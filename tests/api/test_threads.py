@@ -7,6 +7,7 @@ import pytest
 
 from service.domain.ids import resolve_thread_id
 from tests.api.helpers import new_thread, ok, run_to_interrupt
+from tests.api.test_langchain_review import ASK, DECISIONS
 from tests.fixtures.app import Api
 
 
@@ -231,6 +232,41 @@ class TestState:
                 if 3 < len(served["values"]["done"]) < 6:
                     break
             assert 3 < len(served["values"]["done"]) < 6  # a step of the run in flight
+
+    @pytest.mark.parametrize(
+        ("graph", "first", "each", "resume"),
+        [
+            ("double_review", {}, "yes", None),
+            ("publish_workflow", {"topic": "state"}, None, {"approved": True}),
+            ("support_agent", ASK, None, {"decisions": DECISIONS}),
+            ("support_agent_per_call", ASK, {"type": "reject", "message": "no"}, None),
+        ],
+    )
+    async def test_a_runs_end_state_is_what_a_read_of_its_checkpoints_gives(
+        self, api: Api, tenant: str, graph: str, first: Any, each: Any, resume: Any
+    ) -> None:
+        """The end of a run (its ``/wait`` answer, the thread's state view, the inbox) is read
+        from what the run wrote last, not from the database (``last_checkpoint``): it must
+        equal a read of the checkpoints, for several interrupts, the Functional API and
+        LangChain's HITL middleware, paused and after the resume."""
+        rt = api.runtime
+        async with api.client(tenant) as client:
+            tid = (await new_thread(client))["thread_id"]
+            full = resolve_thread_id(tenant, tid)
+            body = {"assistant_id": graph, "input": first}
+            paused = await ok(await client.post(f"/threads/{tid}/runs/wait", json=body))
+            asked = paused["__interrupt__"]
+            assert len(asked) == (1 if each is None else {"double_review": 2}.get(graph, 4))
+            served = await ok(await client.get(f"/threads/{tid}/state"))
+            assert served == await rt.engine.get_state(full, graph)
+            assert served["tasks"] and served["interrupts"]
+            if each is not None:  # several interrupts: each answered by its id
+                resume = {i["id"]: each for i in asked}
+            command = {"assistant_id": graph, "command": {"resume": resume}}
+            await ok(await client.post(f"/threads/{tid}/runs/wait", json=command))
+            served = await ok(await client.get(f"/threads/{tid}/state"))
+            assert served == await rt.engine.get_state(full, graph)
+            assert served["values"] != {}
 
     async def test_update_state_unknown_node_is_422(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:
