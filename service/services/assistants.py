@@ -9,7 +9,7 @@ from service.domain.principal import Principal
 from service.errors import Conflict, InvalidInput, NotFound
 from service.models import Assistant
 from service.models.base import utcnow
-from service.services.runtime import Runtime
+from service.services.runtime import Runtime, UnitOfWork
 from service.services.tenants import default_assistant_id
 from service.store.store import Store
 
@@ -26,6 +26,27 @@ async def resolve(store: Store, rt: Runtime, tenant_id: str, assistant_id: str) 
     if assistant is None:
         raise _not_found()
     return assistant
+
+
+def _recent_key(assistant_id: str) -> str:
+    return f"assistant:{assistant_id}"
+
+
+async def for_run(uow: UnitOfWork, rt: Runtime, tenant_id: str, assistant_id: str) -> Assistant:
+    """``resolve`` for a run to be created with, as this process read it at most a second
+    ago (``Recent``): an update or a deletion made by another process applies to the runs
+    created a second after it at the latest, one made here at once. Read only."""
+    if assistant_id in rt.engine.graph_ids:
+        assistant_id = default_assistant_id(tenant_id, assistant_id)
+
+    async def load() -> Assistant:
+        found = await resolve(uow.store, rt, tenant_id, assistant_id)
+        # a copy in no session: a rollback of this transaction cannot expire it
+        return Assistant(
+            **{c.key: getattr(found, c.key) for c in Assistant.__mapper__.column_attrs}
+        )
+
+    return await uow.recent.get(_recent_key(assistant_id), tenant_id, load)
 
 
 async def get(rt: Runtime, principal: Principal, assistant_id: str) -> Assistant:
@@ -105,7 +126,8 @@ async def update(
         assistant.version += 1
         assistant.updated_at = utcnow()
         await uow.store.flush()
-        return assistant
+    rt.recent.forget(_recent_key(assistant.assistant_id), principal.tenant_id)
+    return assistant
 
 
 async def delete(rt: Runtime, principal: Principal, assistant_id: str) -> None:
@@ -113,6 +135,7 @@ async def delete(rt: Runtime, principal: Principal, assistant_id: str) -> None:
     async with rt.transaction() as uow:
         assistant = await resolve(uow.store, rt, principal.tenant_id, assistant_id)
         await uow.store.assistants.delete(assistant.assistant_id, tenant_id=principal.tenant_id)
+    rt.recent.forget(_recent_key(assistant.assistant_id), principal.tenant_id)
 
 
 async def search(

@@ -159,9 +159,7 @@ async def _create(
             replay = await _replay(uow, principal.tenant_id, *request.idempotency)
             if replay is not None:
                 return replay
-        assistant = await assistants.resolve(
-            uow.store, rt, principal.tenant_id, request.assistant_id
-        )
+        assistant = await assistants.for_run(uow, rt, principal.tenant_id, request.assistant_id)
         thread, temporary = await _thread_for_run(uow, rt, principal, raw_thread_id, request)
         run = await enqueue(
             uow, rt, thread, assistant, request, principal=principal, temporary=temporary
