@@ -35,6 +35,10 @@ class Thread(TenantMixin, TimestampMixin, Base):
     # the thread's runs in flight, comma-separated: read with the row's lock (store/threads.py),
     # None when the query did not ask for them
     inflight_runs: Mapped[str | None] = query_expression()
+    # how many of its interrupts are pending, read with the row's lock likewise (None: not
+    # asked, or not known from the statement's snapshot; every change of interrupts commits
+    # with an update of the thread's row)
+    pending_interrupts: Mapped[int | None] = query_expression()
 
     @property
     def inflight_ids(self) -> list[str] | None:

@@ -93,6 +93,7 @@ async def sync(
     queued: Sequence[str],
     now: datetime,
     resumed_by: str | None = None,
+    none_pending: bool = False,
 ) -> list[Interrupt]:
     """Make the thread's pending rows equal to ``pending``; returns the rows created.
 
@@ -103,12 +104,17 @@ async def sync(
     thread's runs in flight, as the caller read them in this transaction. ``resumed_by``: the
     run that ended, when it carried a decision; a decision of its whose interrupt is still
     pending took no effect and is ``voided`` (the interrupt is offered again, found by R18).
+    ``none_pending``: the caller read with the thread's lock that it has no pending rows.
     """
     store = uow.store
     if resumed_by is not None and pending:
         ids = [snap.interrupt_id for snap in pending]
         await store.interrupts.void_unconsumed(thread_id, resumed_by, ids, tenant_id=tenant_id)
-    existing = await store.interrupts.pending_for_threads([thread_id], tenant_id=tenant_id)
+    existing = (
+        []
+        if none_pending
+        else await store.interrupts.pending_for_threads([thread_id], tenant_id=tenant_id)
+    )
     wanted = {(snap.interrupt_id, payload_hash(snap.value)): snap for snap in pending}
     stale = [row for row in existing if (row.interrupt_id, row.payload_hash) not in wanted]
     await store.interrupts.close(

@@ -382,4 +382,5 @@ async def apply_result(
         queued=queued,
         now=now,
         resumed_by=resumed_by,
+        none_pending=thread.pending_interrupts == 0,
     )

@@ -16,8 +16,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased, load_only, undefer, with_expression
 
+from service.domain.interrupts import InterruptStatus
 from service.domain.runs import INFLIGHT
-from service.models import Run, Thread
+from service.models import Interrupt, Run, Thread
 from service.models.base import utcnow
 from service.store.base import Repository
 
@@ -56,12 +57,27 @@ _UNCHANGED = literal_column("threads.xmin") == (
     .scalar_subquery()
 )
 _INFLIGHT_IDS_POSTGRES = case((_UNCHANGED, _INFLIGHT_IDS), else_=null())
+_PENDING = (
+    select(func.count())
+    .where(
+        Interrupt.thread_id == Thread.thread_id,
+        Interrupt.tenant_id == Thread.tenant_id,
+        Interrupt.status == InterruptStatus.pending.value,
+    )
+    .scalar_subquery()
+)
+_PENDING_POSTGRES = case((_UNCHANGED, _PENDING), else_=null())
 
 
 def _locked(*columns: Any, postgres: bool) -> Select[Any]:
     options = [load_only(*columns)] if columns else []
     inflight = _INFLIGHT_IDS_POSTGRES if postgres else _INFLIGHT_IDS
-    stmt = _GET.options(*options, with_expression(Thread.inflight_runs, inflight))
+    pending = _PENDING_POSTGRES if postgres else _PENDING
+    stmt = _GET.options(
+        *options,
+        with_expression(Thread.inflight_runs, inflight),
+        with_expression(Thread.pending_interrupts, pending),
+    )
     stmt = stmt.execution_options(populate_existing=True)
     # SQLite's writer holds the whole database
     return stmt.with_for_update(of=Thread) if postgres else stmt
