@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,6 +35,8 @@ from service.settings import Settings
 from service.store import migrations
 from service.store.db import create_engine, inject_transient_faults
 from service.store.store import StoreFactory
+
+log = logging.getLogger(__name__)
 
 
 def worker_id(role: str) -> str:
@@ -125,6 +128,11 @@ async def open_runtime(
         ):
             registry = GraphRegistry.load(settings.graphs_config, saver)
             stores = StoreFactory(engine)
+            if role == "api" and await stores.bypasses_row_security():
+                log.warning(
+                    "the database role is a superuser or has BYPASSRLS: row-level security "
+                    "does not apply to it; give the service a role of its own (README)"
+                )
             yield Runtime(
                 stores=stores,
                 engine=GraphEngine(registry, saver),

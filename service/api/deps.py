@@ -15,7 +15,7 @@ from service.domain.rates import NO_LIMIT, Rate
 from service.errors import BadRequest, NotAuthenticated, TooManyRequests
 from service.queue.rate_limit import MemoryRateLimiter, RateLimiter
 from service.services.runtime import Runtime
-from service.services.tenants import ensure_tenant
+from service.services.tenants import bind_caller, ensure_tenant
 
 
 @dataclass
@@ -72,6 +72,7 @@ async def get_principal(request: Request) -> Principal:
         raise NotAuthenticated("Missing bearer token.")
     principal = await state.verifier.verify(token.strip())
     principal = replace(principal, request_id=getattr(request.state, "request_id", None))
+    bind_caller(principal)
     await state.limit(principal)
     await ensure_tenant(state.runtime, principal, auto_provision=state.auto_provision_tenants)
     await state.runtime.authz.policy(principal.tenant_id)  # load outside any transaction

@@ -8,6 +8,7 @@ import os
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import tenancy
 from service.errors import PayloadTooLarge
 
 
@@ -63,7 +64,7 @@ SECURITY_HEADERS = [
 
 class EdgeMiddleware:
     """Caps request bodies (413 before the app reads them), tags every response with a
-    request id, and adds security headers."""
+    request id, adds security headers, and scopes the tenant binding to the request."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
@@ -109,7 +110,10 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tagged_send)
+            # the request's database work acts for its caller's tenant once verified
+            # (``tenancy.bind``), and for none before; never past the request
+            with tenancy.acting_for(tenancy.SYSTEM):
+                await self.app(scope, limited_receive, tagged_send)
         except _TooLarge:
             if not started:
                 await _reject(send, 413, "payload_too_large", "Request body too large.", request_id)

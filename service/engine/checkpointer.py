@@ -8,6 +8,7 @@ track prepared statements (PgBouncer before 1.21).
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -23,7 +24,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from service import sqlite_inline
+from service import sqlite_inline, tenancy
 from service.engine.batched_writes import BatchCursor
 from service.engine.last_checkpoint import Attempt, written
 from service.errors import FencedWrite, Unavailable
@@ -32,6 +33,31 @@ from service.observability import FENCED_WRITES
 log = logging.getLogger(__name__)
 
 _SETUP_LOCK_KEY = 0x436F756E74657273  # "Counters": one process at a time runs setup()
+
+# row-level security on LangGraph's tables (S13): a thread id starts with its tenant
+CHECKPOINT_TABLES = ("checkpoints", "checkpoint_writes", "checkpoint_blobs")
+_OWN_CHECKPOINTS = (
+    "coalesce(current_setting('app.tenant_id', true), '') = '' "
+    "OR starts_with(thread_id, current_setting('app.tenant_id', true) || ':')"
+)
+
+
+def checkpoint_row_security() -> list[str]:
+    """Statements (idempotent) that put LangGraph's tables under row-level security."""
+    statements = []
+    for table in CHECKPOINT_TABLES:
+        statements += [
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+            f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+            f"DROP POLICY IF EXISTS tenant_rows ON {table}",
+            f"CREATE POLICY tenant_rows ON {table} USING ({_OWN_CHECKPOINTS}) "
+            f"WITH CHECK ({_OWN_CHECKPOINTS})",
+        ]
+    return statements
+
+
+# the tenant each pooled connection's session acts for (see ``tenancy``)
+_acting: weakref.WeakKeyDictionary[AsyncConnection[Any], str] = weakref.WeakKeyDictionary()
 
 
 FENCE_KEY = "__countersign_fence__"
@@ -69,8 +95,11 @@ class PooledPostgresSaver(AsyncPostgresSaver):
     (``async``) durability allows.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, scoped: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # connections set ``app.tenant_id`` (not behind a transaction-mode pooler, where a
+        # session setting could reach another client: there the tables see the service's)
+        self._scoped = scoped
         self._held: dict[tuple[str, int], BatchCursor] = {}  # fence -> writes not yet sent
         self._attempts: dict[tuple[str, int], Attempt] = {}  # fence -> what it wrote
 
@@ -131,6 +160,14 @@ class PooledPostgresSaver(AsyncPostgresSaver):
                 return newest
         return await super().aget_tuple(config)
 
+    async def act_for_tenant(self, conn: AsyncConnection[Any]) -> None:
+        """The connection's session acts for this task's tenant (``tenancy``), set only
+        when it changes: a connection serving one tenant, or the worker, pays nothing."""
+        tenant_id = tenancy.current()
+        if self._scoped and _acting.get(conn, tenancy.SYSTEM) != tenant_id:
+            await conn.execute("SELECT set_config(%s, %s, false)", (tenancy.SETTING, tenant_id))
+            _acting[conn] = tenant_id
+
     def forget(self, fence: tuple[str, int]) -> None:
         """The attempt has ended: drop what it wrote last."""
         self._attempts.pop(fence, None)
@@ -167,6 +204,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         sql, params = batch.statement(fence)
         try:
             async with self.conn.connection() as conn, conn.cursor(binary=True) as cur:
+                await self.act_for_tenant(conn)
                 await cur.execute(sql, params)
                 held = await cur.fetchone()
         except psycopg.OperationalError as exc:
@@ -179,6 +217,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
     async def _pooled_cursor(self, *, pipeline: bool) -> AsyncIterator[Any]:
         assert isinstance(self.conn, AsyncConnectionPool)
         async with self.conn.connection() as conn:
+            await self.act_for_tenant(conn)
             if pipeline:  # several statements that belong together: one transaction
                 async with (
                     conn.transaction(),
@@ -217,17 +256,19 @@ async def delete_run_checkpoints(
     """Remove the checkpoints a run wrote (multitask ``rollback``), on either saver."""
     if isinstance(saver, PooledPostgresSaver):
         assert isinstance(saver.conn, AsyncConnectionPool)
-        async with saver.conn.connection() as conn, conn.transaction():
-            await conn.execute(
-                "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_id IN "
-                "(SELECT checkpoint_id FROM checkpoints WHERE thread_id = %s "
-                "AND metadata->>'run_id' = %s)",
-                (thread_id, thread_id, run_id),
-            )
-            await conn.execute(
-                "DELETE FROM checkpoints WHERE thread_id = %s AND metadata->>'run_id' = %s",
-                (thread_id, run_id),
-            )
+        async with saver.conn.connection() as conn:
+            await saver.act_for_tenant(conn)
+            async with conn.transaction():
+                await conn.execute(
+                    "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_id IN "
+                    "(SELECT checkpoint_id FROM checkpoints WHERE thread_id = %s "
+                    "AND metadata->>'run_id' = %s)",
+                    (thread_id, thread_id, run_id),
+                )
+                await conn.execute(
+                    "DELETE FROM checkpoints WHERE thread_id = %s AND metadata->>'run_id' = %s",
+                    (thread_id, run_id),
+                )
         return
     if isinstance(saver, AsyncSqliteSaver):
         async with saver.lock:
@@ -273,6 +314,8 @@ async def _setup_postgres(url: str, saver: PooledPostgresSaver) -> None:
         await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
         try:
             await saver.setup()
+            for statement in checkpoint_row_security():
+                await conn.execute(statement.encode())
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
 
@@ -310,7 +353,7 @@ async def open_checkpointer(
         )
         await pool.open(wait=True, timeout=30)
         try:
-            saver = PooledPostgresSaver(pool)
+            saver = PooledPostgresSaver(pool, scoped=prepared_statements)
             await _setup_postgres(url, saver)
             yield saver
         finally:

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from service import tenancy
 from service.domain.ids import is_tenant_slug
 from service.domain.principal import Principal
 from service.errors import Forbidden, InvalidInput
@@ -25,14 +26,21 @@ async def create_tenant(
     """Create the tenant (idempotent) with its default assistants and default roles."""
     if not is_tenant_slug(tenant_id):
         raise InvalidInput("Tenant id must match ^[a-z0-9][a-z0-9-]{0,62}$.")
-    async with rt.transaction() as uow:
-        await uow.store.tenants.ensure(tenant_id, name)
-        await uow.store.assistants.ensure_defaults(
-            tenant_id,
-            {default_assistant_id(tenant_id, g): g for g in rt.engine.graph_ids},
-        )
-    await policies.seed_tenant(rt, tenant_id, admins)
+    with tenancy.acting_for(tenant_id):  # a platform admin creates another tenant's rows
+        async with rt.transaction() as uow:
+            await uow.store.tenants.ensure(tenant_id, name)
+            await uow.store.assistants.ensure_defaults(
+                tenant_id,
+                {default_assistant_id(tenant_id, g): g for g in rt.engine.graph_ids},
+            )
+        await policies.seed_tenant(rt, tenant_id, admins)
     rt.known_tenants.add(tenant_id)
+
+
+def bind_caller(principal: Principal) -> None:
+    """The rest of this request's database work acts for the caller's tenant: Postgres shows
+    and accepts that tenant's rows only (row-level security, ``service/tenancy.py``)."""
+    tenancy.bind(principal.tenant_id)
 
 
 async def ensure_tenant(rt: Runtime, principal: Principal, *, auto_provision: bool) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from service import tenancy
 from service.errors import Conflict, Unavailable
 from service.store.assistants import AssistantRepository
 from service.store.audit import AuditRepository
@@ -23,6 +24,8 @@ from service.store.threads import ThreadRepository
 from service.store.webhooks import WebhookRepository
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+_SET_LOCAL = "SELECT set_config($1, $2, true)"
+_SET_SESSION = "SELECT set_config($1, $2, false)"
 
 
 class Store:
@@ -75,13 +78,15 @@ class StoreFactory:
         try:
             async with self._sessions() as session:
                 options = self._options(readonly, single_statement)
-                await session.connection(execution_options=options)
+                conn = await session.connection(execution_options=options)
                 try:
+                    await self._act_for(conn, tenancy.current())
                     yield Store(session)
+                    await session.commit()
                 except BaseException:
+                    conn.info.pop(tenancy.SETTING, None)  # a rollback undoes a set_config
                     await session.rollback()
                     raise
-                await session.commit()
         except IntegrityError as exc:
             raise Conflict("The request conflicts with a concurrent change; retry.") from exc
         except PoolTimeout as exc:  # every connection busy for pool_timeout seconds
@@ -93,6 +98,33 @@ class StoreFactory:
             if code in RETRYABLE_SQLSTATES:
                 raise Unavailable("The request raced a concurrent change; retry.") from exc
             raise
+
+    async def _act_for(self, conn: AsyncConnection, tenant_id: str) -> None:
+        """Set ``app.tenant_id`` for this transaction (row-level security, ``tenancy``).
+
+        Set for the connection's session and remembered with it, so a connection that goes
+        on serving one tenant (or the service's own work) pays nothing; behind a
+        transaction-mode pooler (no autocommit) a session setting could reach another
+        client, so there it is set for the transaction, every time.
+        """
+        if self.dialect != "postgresql":
+            return
+        if self.engine.get_execution_options().get(NO_AUTOCOMMIT_OPTION):
+            await conn.exec_driver_sql(_SET_LOCAL, (tenancy.SETTING, tenant_id))
+        elif conn.info.get(tenancy.SETTING) != tenant_id:
+            await conn.exec_driver_sql(_SET_SESSION, (tenancy.SETTING, tenant_id))
+            conn.info[tenancy.SETTING] = tenant_id
+
+    async def bypasses_row_security(self) -> bool:
+        """Whether the service's database role is exempt from row-level security (a
+        superuser or BYPASSRLS role: the tenant policies of migration 0010 do not apply)."""
+        if self.dialect != "postgresql":
+            return False
+        async with self.engine.connect() as conn:
+            result = await conn.exec_driver_sql(
+                "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+            )
+            return bool(result.scalar())
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

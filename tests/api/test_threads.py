@@ -259,7 +259,8 @@ class TestState:
             assert len(asked) == (1 if each is None else {"double_review": 2}.get(graph, 4))
             served = await ok(await client.get(f"/threads/{tid}/state"))
             assert served == await rt.engine.get_state(full, graph)
-            assert served["tasks"] and served["interrupts"]
+            assert served["tasks"]
+            assert served["interrupts"]
             if each is not None:  # several interrupts: each answered by its id
                 resume = {i["id"]: each for i in asked}
             command = {"assistant_id": graph, "command": {"resume": resume}}
