@@ -35,6 +35,11 @@ class Repository:
         if not rows:
             return 0
         dialect_insert = postgresql.insert if self.postgres else sqlite.insert
+        if len(rows) == 1:  # the usual case: a statement compiled once, its row as parameters
+            one = dialect_insert(table).on_conflict_do_nothing()
+            connection = await self.session.connection()  # Core: the ORM path has no rowcount
+            return int((await connection.execute(one, dict(rows[0]))).rowcount)
+        # several rows in one VALUES list (compiled each time)
         stmt = dialect_insert(table).values(list(rows)).on_conflict_do_nothing()
         result = await self.session.execute(stmt)
         return int(result.rowcount)  # type: ignore[attr-defined]
