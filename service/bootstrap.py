@@ -128,11 +128,8 @@ async def open_runtime(
         ):
             registry = GraphRegistry.load(settings.graphs_config, saver)
             stores = StoreFactory(engine)
-            if role == "api" and await stores.bypasses_row_security():
-                log.warning(
-                    "the database role is a superuser or has BYPASSRLS: row-level security "
-                    "does not apply to it; give the service a role of its own (README)"
-                )
+            if role == "api":
+                await _warn_if_exempt_from_row_security(stores)
             yield Runtime(
                 stores=stores,
                 engine=GraphEngine(registry, saver),
@@ -156,6 +153,20 @@ async def open_runtime(
     finally:
         await policy_engine.dispose()
         await engine.dispose()
+
+
+async def _warn_if_exempt_from_row_security(stores: StoreFactory) -> None:
+    """A warning only: a failure to ask (the database briefly away) never stops a start."""
+    try:
+        exempt = await stores.bypasses_row_security()
+    except Exception:
+        log.info("could not check the database role for row-level security", exc_info=True)
+        return
+    if exempt:
+        log.warning(
+            "the database role is a superuser or has BYPASSRLS: row-level security "
+            "does not apply to it; give the service a role of its own (README)"
+        )
 
 
 _CLAIMS = {"": "any", "main": "clean", "quarantine": "crashed"}

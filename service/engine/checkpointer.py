@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 _SETUP_LOCK_KEY = 0x436F756E74657273  # "Counters": one process at a time runs setup()
 
+READ_TRIES = 3  # a checkpoint read on connections the server ended one after another
+
 # row-level security on LangGraph's tables (S13): a thread id starts with its tenant
 CHECKPOINT_TABLES = ("checkpoints", "checkpoint_writes", "checkpoint_blobs")
 _OWN_CHECKPOINTS = (
@@ -158,7 +160,15 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             )
             if newest is not None:
                 return newest
-        return await super().aget_tuple(config)
+        for tries in range(1, READ_TRIES + 1):
+            try:
+                return await super().aget_tuple(config)
+            except Unavailable:
+                # a pooled connection the server ended is found on its first use (and then
+                # dropped by the pool); a read is safe to repeat on another one
+                if tries == READ_TRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     async def act_for_tenant(self, conn: AsyncConnection[Any]) -> None:
         """The connection's session acts for this task's tenant (``tenancy``), set only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +27,13 @@ from service.store.webhooks import WebhookRepository
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 _SET_LOCAL = "SELECT set_config($1, $2, true)"
 _SET_SESSION = "SELECT set_config($1, $2, false)"
+
+
+def _forget_tenant(conn: AsyncConnection) -> None:
+    """A transaction that did not commit undid its set_config: the connection's remembered
+    tenant is no longer true (and an invalidated connection has nothing to remember)."""
+    with contextlib.suppress(Exception):
+        conn.info.pop(tenancy.SETTING, None)
 
 
 class Store:
@@ -82,10 +90,14 @@ class StoreFactory:
                 try:
                     await self._act_for(conn, tenancy.current())
                     yield Store(session)
+                except BaseException:
+                    _forget_tenant(conn)
+                    await session.rollback()
+                    raise
+                try:
                     await session.commit()
                 except BaseException:
-                    conn.info.pop(tenancy.SETTING, None)  # a rollback undoes a set_config
-                    await session.rollback()
+                    _forget_tenant(conn)
                     raise
         except IntegrityError as exc:
             raise Conflict("The request conflicts with a concurrent change; retry.") from exc
