@@ -7,6 +7,7 @@ track prepared statements (PgBouncer before 1.21).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Sequence
@@ -160,15 +161,12 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             )
             if newest is not None:
                 return newest
-        for tries in range(1, READ_TRIES + 1):
-            try:
+        for _ in range(READ_TRIES - 1):
+            # a pooled connection the server ended is found on its first use (and then
+            # dropped by the pool); a read is safe to repeat on another one
+            with contextlib.suppress(Unavailable):
                 return await super().aget_tuple(config)
-            except Unavailable:
-                # a pooled connection the server ended is found on its first use (and then
-                # dropped by the pool); a read is safe to repeat on another one
-                if tries == READ_TRIES:
-                    raise
-        raise AssertionError("unreachable")
+        return await super().aget_tuple(config)
 
     async def act_for_tenant(self, conn: AsyncConnection[Any]) -> None:
         """The connection's session acts for this task's tenant (``tenancy``), set only
