@@ -18,7 +18,8 @@ web framework, so services, adapters and the worker raise the same classes.
     ├── InvalidInput 422              validation of a request body or parameter
     ├── TooManyRequests 429
     ├── Unavailable 503               database, queue or checkpointer down
-    └── FencedWrite                   a stale worker attempt tried to write (never reaches HTTP)
+    ├── FencedWrite                   a stale worker attempt tried to write (never reaches HTTP)
+    └── StartupError                  a start cannot work: one sentence naming what to fix (CLI)
 """
 
 from __future__ import annotations
@@ -137,3 +138,10 @@ class FencedWrite(ServiceError):
     """A worker whose lease was taken over tried to write. Never rendered to HTTP."""
 
     code = "fenced_write"
+
+
+class StartupError(ServiceError):
+    """A start that cannot work (``service/preflight.py``): the message is one sentence naming
+    the setting or file to fix; the CLI prints it and exits, never an HTTP answer."""
+
+    code = "startup_error"

@@ -110,9 +110,14 @@ def create_app(settings: Settings | None = None, *, worker_process: bool = False
         lifespan=lifespan,
     )
     add_exception_handlers(app)
-    include_routes(app, settings.ui_dir or ui_dist())
+    include_routes(app, settings.ui_dir or ui_dist(), settings.ui_config)
     describe(app)
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        log_requests=settings.access_log,
+        connect=settings.ui_connects_to,
+    )
     if origins := settings.allowed_origins:  # outermost: preflights never reach authentication
         app.add_middleware(
             CORSMiddleware,

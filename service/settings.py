@@ -15,6 +15,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -126,6 +127,7 @@ class Settings(BaseSettings):
     worker_health_host: str = "0.0.0.0"  # noqa: S104 - probes and Prometheus reach the pod
     worker_health_port: int = 9464
     metrics_sample_seconds: float = 1.0
+    access_log: bool = True  # one JSON line per request (countersign.access)
     prewarm: bool = True
     hitl_test: bool = Field(
         default=False, validation_alias=AliasChoices("HITL_TEST", "COUNTERSIGN_HITL_TEST")
@@ -149,6 +151,19 @@ class Settings(BaseSettings):
 
     # web UI: the built frontend/dist served at /ui/ (None: next to the source or in the cwd)
     ui_dir: Path | None = None
+    # the UI's sign-in through the organisation's identity provider: OpenID Connect, authorization
+    # code with PKCE, the UI a public client (no secret). Its tokens are verified like any other:
+    # the issuer must also be one of COUNTERSIGN_JWT_ISSUERS (its tenants, its audience).
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_scopes: str = "openid profile email"
+    oidc_token: Literal["id_token", "access_token"] = "id_token"  # the bearer the UI sends
+    oidc_name: str = ""  # "Sign in with <name>" (default: the issuer's host)
+    # origins the UI fetches besides the issuer's (a token endpoint on another host): the
+    # content security policy lets the UI connect to these and the issuer only
+    oidc_origins: list[str] = []
+    # the paste-a-token sign-in: None = offered unless production has OIDC configured
+    dev_sign_in: bool | None = None
 
     # limits
     max_body_bytes: int = 1024 * 1024
@@ -175,7 +190,34 @@ class Settings(BaseSettings):
                 )
             if not self.database_url:
                 raise ValueError("production needs COUNTERSIGN_DATABASE_URL")
+        if bool(self.oidc_issuer) != bool(self.oidc_client_id):
+            raise ValueError("set both COUNTERSIGN_OIDC_ISSUER and COUNTERSIGN_OIDC_CLIENT_ID")
         return self
+
+    @property
+    def ui_connects_to(self) -> list[str]:
+        """Origins the UI may call besides its own (its content security policy)."""
+        if not self.oidc_issuer:
+            return []
+        issuer = urlsplit(self.oidc_issuer)
+        return list(dict.fromkeys([f"{issuer.scheme}://{issuer.netloc}", *self.oidc_origins]))
+
+    @property
+    def ui_config(self) -> dict[str, Any]:
+        """What the web UI is told before anyone signs in (public: no secret in it)."""
+        oidc = None
+        if self.oidc_issuer and self.oidc_client_id:
+            oidc = {
+                "issuer": self.oidc_issuer.rstrip("/"),
+                "client_id": self.oidc_client_id,
+                "scopes": self.oidc_scopes,
+                "token": self.oidc_token,
+                "name": self.oidc_name,
+            }
+        dev = self.dev_sign_in
+        if dev is None:
+            dev = oidc is None or self.env is not Environment.production
+        return {"oidc": oidc, "dev_sign_in": dev}
 
     @property
     def embedded(self) -> bool:

@@ -72,11 +72,11 @@ async def get_principal(request: Request) -> Principal:
         raise NotAuthenticated("Missing bearer token.")
     principal = await state.verifier.verify(token.strip())
     principal = replace(principal, request_id=getattr(request.state, "request_id", None))
+    request.state.principal = principal  # the access log names the caller, even if refused
     bind_caller(principal)
     await state.limit(principal)
     await ensure_tenant(state.runtime, principal, auto_provision=state.auto_provision_tenants)
     await state.runtime.authz.policy(principal.tenant_id)  # load outside any transaction
-    request.state.principal = principal
     return principal
 
 

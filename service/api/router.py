@@ -1,9 +1,10 @@
 """Routers: every resource route needs a verified token; only health, info and the UI's static
-files are public (the UI itself calls the API with the reviewer's token)."""
+files and its sign-in configuration are public (the UI calls the API with the reviewer's token)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI
 
@@ -22,10 +23,10 @@ from service.api.routes import (
 from service.api.ui import build_ui_router
 
 
-def include_routes(app: FastAPI, ui_dist: Path) -> None:
+def include_routes(app: FastAPI, ui_dist: Path, ui_config: dict[str, Any]) -> None:
     """Every router straight onto the app, one level deep: FastAPI matches nested includes
     level by level on every request, which cost a tenth of an inbox request's CPU."""
     app.include_router(health.router)
-    app.include_router(build_ui_router(ui_dist))
+    app.include_router(build_ui_router(ui_dist, ui_config))
     for module in (assistants, threads, runs, inbox, policies, audit, platform, webhooks):
         app.include_router(module.router, dependencies=[Depends(get_principal)])

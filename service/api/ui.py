@@ -1,4 +1,4 @@
-"""The reviewer web UI: the built ``frontend/dist`` served at ``/ui/``.
+"""The reviewer web UI: the built ``frontend/dist`` served at ``/ui/`` (``/`` redirects there).
 
 Hashed files under ``assets/`` are cached for a year; every other path under ``/ui/`` that is
 not a file answers ``index.html`` (the UI routes on the client), never cached. Without a build
@@ -8,6 +8,7 @@ the API still starts, and ``/ui/`` answers a JSON 404 saying how to build it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -35,12 +36,19 @@ def _inside(root: Path, relative: str) -> Path | None:
     return None
 
 
-def build_ui_router(dist: Path) -> APIRouter:
+def build_ui_router(dist: Path, config: dict[str, Any]) -> APIRouter:
+    """``config``: what the UI is told before sign-in (``Settings.ui_config``), at
+    ``/ui/config.json``."""
     router = APIRouter(include_in_schema=False)
     root = dist.resolve()
 
+    @router.get(PREFIX + "/config.json")
+    async def ui_config() -> JSONResponse:
+        return JSONResponse(config, headers={"Cache-Control": "no-cache"})
+
+    @router.api_route("/", methods=["GET", "HEAD"])
     @router.api_route(PREFIX, methods=["GET", "HEAD"])
-    async def ui_root() -> Response:
+    async def ui_root() -> Response:  # a browser keeps the #token=... fragment across it
         return RedirectResponse(f"{PREFIX}/", status_code=308)
 
     @router.api_route(PREFIX + "/{path:path}", methods=["GET", "HEAD"])

@@ -9,10 +9,12 @@ imports ``graphs`` as a package, so the same files run unchanged under ``langgra
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,8 @@ def read_specs(config_path: Path) -> list[GraphSpec]:
     try:
         raw = json.loads(config_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise GraphConfigError(f"cannot read {config_path}: {exc}") from exc
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise GraphConfigError(f"cannot read the graphs file {config_path}: {reason}") from exc
     graphs = raw.get("graphs")
     if not isinstance(graphs, dict) or not graphs:
         raise GraphConfigError(f"{config_path} has no 'graphs' mapping")
@@ -55,6 +58,27 @@ def read_specs(config_path: Path) -> list[GraphSpec]:
     return specs
 
 
+@contextlib.contextmanager
+def _importing(graph_id: str, location: str) -> Iterator[None]:
+    """A graph module that fails to import is named with the reason, in one sentence."""
+    try:
+        yield
+    except SyntaxError as exc:
+        where = f"{location} line {exc.lineno}" if exc.lineno else location
+        raise GraphConfigError(f"graph {graph_id!r}: syntax error in {where}: {exc.msg}") from exc
+    except FileNotFoundError as exc:
+        raise GraphConfigError(f"graph {graph_id!r}: {location} does not exist") from exc
+    except ModuleNotFoundError as exc:
+        raise GraphConfigError(
+            f"graph {graph_id!r}: importing {location} needs the module {exc.name!r}, "
+            "which is not installed"
+        ) from exc
+    except Exception as exc:
+        raise GraphConfigError(
+            f"graph {graph_id!r}: importing {location} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def _load_object(base_dir: Path, target: str, graph_id: str) -> Any:
     location, _, variable = target.rpartition(":")
     if location.endswith(".py") or "/" in location:
@@ -65,9 +89,11 @@ def _load_object(base_dir: Path, target: str, graph_id: str) -> Any:
             raise GraphConfigError(f"graph {graph_id!r}: cannot load {path}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        with _importing(graph_id, location):
+            spec.loader.exec_module(module)
     else:
-        module = importlib.import_module(location)
+        with _importing(graph_id, location):
+            module = importlib.import_module(location)
     try:
         return getattr(module, variable)
     except AttributeError as exc:
@@ -76,9 +102,17 @@ def _load_object(base_dir: Path, target: str, graph_id: str) -> Any:
 
 def _compile(obj: Any, graph_id: str, checkpointer: BaseCheckpointSaver[Any]) -> Pregel[Any, Any]:
     if callable(obj) and not isinstance(obj, (Pregel, StateGraph)):
-        obj = obj()
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise GraphConfigError(
+                f"graph {graph_id!r}: its factory failed: {type(exc).__name__}: {exc}"
+            ) from exc
     if isinstance(obj, StateGraph):
-        return obj.compile(checkpointer=checkpointer, name=graph_id)
+        try:
+            return obj.compile(checkpointer=checkpointer, name=graph_id)
+        except Exception as exc:  # an unreachable node, a missing edge: named, not a traceback
+            raise GraphConfigError(f"graph {graph_id!r} does not compile: {exc}") from exc
     if isinstance(obj, Pregel):
         return obj.copy(update={"checkpointer": checkpointer, "name": graph_id})
     raise GraphConfigError(f"graph {graph_id!r} is neither a StateGraph nor a compiled graph")
@@ -111,3 +145,10 @@ class GraphRegistry:
 
     def get(self, graph_id: str) -> Pregel[Any, Any] | None:
         return self._graphs.get(graph_id)
+
+
+def check_graphs(config_path: Path) -> None:
+    """Every graph of ``config_path`` imports and compiles (a start checks this first)."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    GraphRegistry.load(config_path, InMemorySaver())

@@ -90,6 +90,24 @@ def _json(data: Any) -> bytes:
     return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
+def _log_run(run: Run, status: str) -> None:
+    """One line per state change a worker makes: claimed (running) and ended."""
+    log.info(
+        "run %s %s",
+        run.run_id,
+        status,
+        extra={
+            "fields": {
+                "run_id": run.run_id,
+                "tenant": run.tenant_id,
+                "thread_id": run.thread_id,
+                "status": status,
+                "attempt": run.attempt,
+            }
+        },
+    )
+
+
 class RunWorker:
     def __init__(
         self,
@@ -211,6 +229,7 @@ class RunWorker:
         if runs:
             self.last_claim = time.monotonic()
         for run in runs:
+            _log_run(run, RunStatus.running.value)
             self.stats.claimed += 1
             if run.started_at is not None:
                 QUEUE_WAIT.observe(max(0.0, (run.started_at - run.available_at).total_seconds()))
@@ -308,6 +327,7 @@ class RunWorker:
             log.warning("run %s: finalize rejected, a newer attempt owns it", run.run_id)
             return
         self.stats.finished += 1
+        _log_run(run, "deleted" if rollback else result.status.value)
         outcome = answer if answer is not None and len(answer) <= OUTCOME_CAP else None
         await self._end_stream(run.run_id, outcome)
         if delete_thread:

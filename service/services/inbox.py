@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from service.domain.ids import resolve_thread_id
 from service.domain.interrupts import TYPE_JOIN, InboxEntry, InterruptStatus, payload_hash
@@ -426,7 +427,12 @@ async def update_settings(
         if tenant is None:
             raise NotFound("Tenant not found.")
         before = TenantSettings.model_validate(tenant.settings or {})
-        after = TenantSettings.model_validate({**before.model_dump(), **changes})
+        try:
+            after = TenantSettings.model_validate({**before.model_dump(), **changes})
+        except ValidationError as exc:  # a rule's fields are checked here, not by the route
+            problem = exc.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise InvalidInput(f"{where}: {problem['msg']}") from exc
         tenant.settings = after.model_dump(mode="json")
         await audit.record_for(
             uow,

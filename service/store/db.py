@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from service import sqlite_inline
+from service.errors import StartupError
 
 READONLY_OPTION = "countersign_readonly"
 NO_AUTOCOMMIT_OPTION = "countersign_no_autocommit"
@@ -137,3 +138,40 @@ def inject_transient_faults(engine: AsyncEngine, fails: Callable[[], bool]) -> N
     def maybe_fail(*_args: Any) -> None:
         if fails():
             raise error("injected transient fault (R19)")
+
+
+def _where(url: str) -> str:
+    """host:port/database of a URL, never its user or password."""
+    parsed = make_url(url)
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    return f"{where}/{parsed.database}" if parsed.database else where
+
+
+async def probe_postgres(url: str, *, named: str, timeout: float) -> None:
+    """Connect once within ``timeout``; a failure is a ``StartupError`` naming ``named`` (the
+    setting that holds the URL) and the host, port and database, never the password."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    try:
+        where = _where(url)
+    except ArgumentError as exc:
+        raise StartupError(f"{named} is not a database URL") from exc
+    try:
+        connection = await asyncpg.connect(url, timeout=timeout)
+    except TimeoutError as exc:
+        raise StartupError(
+            f"the database at {where} did not answer within {timeout:.0f} s ({named})"
+        ) from exc
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StartupError(f"cannot reach the database at {where} ({named}): {reason}") from exc
+    except asyncpg.InvalidCatalogNameError as exc:
+        raise StartupError(
+            f"the database {where} does not exist ({named}): create it, then run "
+            "`countersign migrate`"
+        ) from exc
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
+        raise StartupError(
+            f"the database at {where} refused the connection ({named}): {exc}"
+        ) from exc
+    await connection.close()

@@ -175,6 +175,24 @@ class TestBadInput:
         assert response.status_code == 422, response.text
         _is_error(response.json(), "invalid_input")
 
+    @pytest.mark.parametrize(
+        "rule",
+        [{"after_seconds": 0}, {"after_seconds": 60, "unknown": 1}, {"default_decision": "x"}],
+    )
+    async def test_a_malformed_expiry_rule_is_422_and_changes_nothing(
+        self, api: Api, tenant: str, rule: dict[str, object]
+    ) -> None:
+        """An expiry rule is checked by the use case, not the route's schema: it was a 500."""
+        async with api.client(tenant) as client:
+            before = (await client.get("/tenant/settings")).json()
+            response = await client.patch(
+                "/tenant/settings", json={"interrupt_expiry": {"refund": rule}}
+            )
+            assert response.status_code == 422, response.text
+            _is_error(response.json(), "invalid_input")
+            assert "interrupt_expiry.refund" in response.json()["detail"]
+            assert (await client.get("/tenant/settings")).json() == before
+
     async def test_the_schema_declares_auth_errors_and_streams(self, api: Api) -> None:
         async with api.anonymous() as client:
             schema = (await client.get("/openapi.json")).json()
@@ -189,6 +207,23 @@ class TestBadInput:
                 if path.endswith("/stream"):
                     assert set(content) == {"text/event-stream"}, (method, path)
 
+    async def test_every_answer_declares_its_schema(self, api: Api) -> None:
+        """The typed contract: each success answer of each operation names its shape (a 204
+        has no body; a stream is SSE), so clients and the UI's types can be generated."""
+        async with api.anonymous() as client:
+            schema = (await client.get("/openapi.json")).json()
+        undeclared = []
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                for status, answer in operation["responses"].items():
+                    if not status.startswith("2") or status == "204":
+                        continue
+                    content = answer.get("content", {})
+                    shapes = [body.get("schema") for body in content.values()]
+                    if "text/event-stream" not in content and not all(shapes or [None]):
+                        undeclared.append(f"{method.upper()} {path} {status}")
+        assert not undeclared, undeclared
+
     async def test_validation_errors_do_not_echo_input(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:
             response = await client.post("/threads/search", json={"limit": "secret-canary"})
@@ -199,5 +234,10 @@ class TestBadInput:
         async with api.client(tenant) as client:
             response = await client.get(f"/threads/{(await new_thread(client))['thread_id']}")
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert "script-src 'self';" in response.headers["content-security-policy"]
+        async with api.anonymous() as client:  # the API reference's viewer comes from a CDN
+            reference = (await client.get("/docs")).headers["content-security-policy"]
+        assert "script-src 'self' 'unsafe-inline' https:;" in reference
+        assert "frame-ancestors 'none'" in reference
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-request-id"]

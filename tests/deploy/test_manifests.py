@@ -711,6 +711,11 @@ def test_dockerfile_is_multi_stage_pinned_and_non_root() -> None:
     runs = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
     assert "pip install -c requirements/constraints.txt ." in runs
     assert any(k == "COPY" and rest.startswith("--from=builder") for k, rest in instructions)
+    # the UI is built in a Node stage from the lockfile, so a clean checkout's image serves it
+    assert any("AS ui" in rest for rest in froms)
+    assert "npm ci" in runs
+    assert "npm run build" in runs
+    assert ("COPY", "--from=ui /ui/dist /app/frontend/dist") in instructions
     users = [rest for keyword, rest in instructions if keyword == "USER"]
     assert users, "the image must switch to a non-root user"
     assert users[-1].split(":")[0] == "10001"
@@ -740,7 +745,8 @@ def test_dockerignore_ships_what_the_image_needs() -> None:
         "alembic.ini",
     }
     assert needed <= included
-    assert {"policies", "frontend/dist"} <= included
+    assert {"policies", "frontend"} <= included  # the UI is built from its sources
+    assert {"frontend/node_modules", "frontend/dist"} <= set(patterns), "never a local build"
     for path in needed:
         assert (ROOT / path).exists(), f"{path} is shipped but missing from the repository"
     # every graph registered in langgraph.json is inside a shipped folder

@@ -27,7 +27,15 @@ def server(
     yield from on_backend(request, tmp_path_factory, "hygiene", COUNTERSIGN_WEBHOOK_ALLOW=allow)
 
 
-BANNER = ("Countersign (embedded", "  URL:", "  tenant:", "  web UI:", "  dev token:", "  try:")
+BANNER = (
+    "Countersign API listening on",
+    "Countersign (embedded",
+    "  URL:",
+    "  tenant:",
+    "  web UI:",
+    "  dev token:",
+    "  try:",
+)
 REQUEST = {"request": {"order_id": "S-16", "amount": 16, "customer": "Ada", "reason": "late"}}
 
 

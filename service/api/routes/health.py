@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from service.api.deps import RuntimeDep
 from service.observability import render
@@ -11,12 +12,18 @@ from service.observability import render
 router = APIRouter(tags=["health"])
 
 
+class Readiness(BaseModel):
+    ok: bool
+    checks: dict[str, bool] = Field(description="each backing service, and whether graphs loaded")
+    graphs: list[str]
+
+
 @router.get("/ok")
 async def ok() -> dict[str, bool]:
     return {"ok": True}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}})
 async def ready(rt: RuntimeDep) -> JSONResponse:
     """Ready when every backing service answers and the graphs are loaded."""
     checks: dict[str, Any] = await rt.readiness()

@@ -13,6 +13,7 @@ from service.api.deps import PrincipalDep, RuntimeDep, StreamSlotDep
 from service.api.schemas.common import IsoDatetime, json_response
 from service.api.schemas.inbox import (
     DecisionBody,
+    DecisionOut,
     InboxItem,
     InboxPageOut,
     SettingsPatch,
@@ -113,7 +114,7 @@ def _accepted(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=202, headers={"Location": path})
 
 
-@router.post("/inbox/{item_id}/decision", status_code=202)
+@router.post("/inbox/{item_id}/decision", status_code=202, responses={202: {"model": DecisionOut}})
 async def decide(
     item_id: str,
     body: DecisionBody,
@@ -126,7 +127,9 @@ async def decide(
     return _accepted(decision_json(run, rows))
 
 
-@router.post("/threads/{thread_id}/decisions", status_code=202)
+@router.post(
+    "/threads/{thread_id}/decisions", status_code=202, responses={202: {"model": DecisionOut}}
+)
 async def decide_many(
     thread_id: str,
     body: ThreadDecisions,

@@ -21,6 +21,19 @@ from service.services.runtime import Runtime
 
 router = APIRouter(tags=["runs"])
 
+# a joined run answers its thread's values as it ended, whatever the graph's state is (an error
+# object when the run failed): a JSON value of the graph's making, not a schema of ours
+FINAL_VALUES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the thread's values when the run ended",
+        "content": {
+            "application/json": {
+                "schema": {"title": "ThreadValues", "description": "any JSON value the graph holds"}
+            }
+        },
+    }
+}
+
 
 @dataclass(frozen=True)
 class Guards:
@@ -158,14 +171,14 @@ async def stream_stateless_run(
     return await _stream(rt, principal, slot, created)
 
 
-@router.post("/threads/{thread_id}/runs/wait")
+@router.post("/threads/{thread_id}/runs/wait", responses=FINAL_VALUES)
 async def wait_run(
     thread_id: str, body: RunCreate, rt: RuntimeDep, principal: PrincipalDep, given: GuardsDep
 ) -> Response:
     return await _wait(rt, principal, thread_id, _request(body, thread_id, given))
 
 
-@router.post("/runs/wait")
+@router.post("/runs/wait", responses=FINAL_VALUES)
 async def wait_stateless_run(
     body: RunCreate, rt: RuntimeDep, principal: PrincipalDep, given: GuardsDep
 ) -> Response:
@@ -211,7 +224,7 @@ async def cancel_run(
     return run_json(run)
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/join")
+@router.get("/threads/{thread_id}/runs/{run_id}/join", responses=FINAL_VALUES)
 async def join_run(
     thread_id: str, run_id: str, rt: RuntimeDep, principal: PrincipalDep
 ) -> Response:

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, Field, StrictBool
 
 from service.api.schemas.common import Body, iso
-from service.api.schemas.runs import run_json
+from service.api.schemas.runs import RunOut, run_json
 from service.domain.interrupts import TYPE_JOIN, InboxEntry, InterruptKind, ReviewKind, classify
 from service.models import Interrupt, Run, Thread
 from service.services.inbox import Reach
@@ -83,6 +83,22 @@ class InboxItem(BaseModel):
     can_decide: bool
     can_edit: bool
     thread: InboxThread
+
+
+class ResolvedOut(BaseModel):
+    id: str
+    interrupt_id: str
+    status: str
+    resolved_by: str | None
+    resolved_at: str | None
+    decision: Any
+
+
+class DecisionOut(BaseModel):
+    """A decision's answer: the resume run it started, and the interrupts it answered."""
+
+    run: RunOut
+    interrupts: list[ResolvedOut]
 
 
 class InboxPageOut(BaseModel):
