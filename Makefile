@@ -16,9 +16,11 @@ lint: install
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 	cd frontend && npm run --silent typecheck
-	@! grep -n "https\?://" frontend/package-lock.json tests/js/package-lock.json || { echo "a package-lock.json names a registry host" >&2; exit 1; }
+	sh scripts/openapi-types.sh --check
+	@! grep -n '"resolved": *"https\?://' frontend/package-lock.json tests/js/package-lock.json || { echo "a package-lock.json names a registry host" >&2; exit 1; }
 
 test: install services lint
+	cd frontend && npm run --silent test
 	sh scripts/browser.sh
 	.venv/bin/python -m pytest
 	$(MAKE) test-pgbouncer
