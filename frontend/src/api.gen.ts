@@ -1307,19 +1307,15 @@ export interface components {
             id: string;
             /** Interrupt Id */
             interrupt_id: string;
-            /**
-             * Kind
-             * @description agent_inbox | hitl_request | tool_approval | raw
-             */
-            kind: string;
+            /** @description the shape the interrupt was recognised as */
+            kind: components["schemas"]["ReviewKind"];
             /** Node */
             node: string;
             /** Payload Hash */
             payload_hash: string;
             /** Run Id */
             run_id: string | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["InterruptStatus"];
             /** Task Id */
             task_id: string;
             thread: components["schemas"]["InboxThread"];
@@ -1345,8 +1341,11 @@ export interface components {
             };
             /** Owner */
             owner: string;
-            /** Status */
-            status: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "idle" | "busy" | "interrupted" | "error";
             /** Thread Id */
             thread_id: string;
         };
@@ -1357,6 +1356,11 @@ export interface components {
             /** Value */
             value: unknown;
         };
+        /**
+         * InterruptStatus
+         * @enum {string}
+         */
+        InterruptStatus: "pending" | "resolved" | "expired" | "cancelled" | "voided";
         /**
          * MultitaskStrategy
          * @enum {string}
@@ -1430,9 +1434,13 @@ export interface components {
             resolved_at: string | null;
             /** Resolved By */
             resolved_by: string | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["InterruptStatus"];
         };
+        /**
+         * ReviewKind
+         * @enum {string}
+         */
+        ReviewKind: "agent_inbox" | "hitl_request" | "tool_approval" | "raw";
         /** RoleAssignment */
         RoleAssignment: {
             /**

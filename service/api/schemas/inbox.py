@@ -7,7 +7,15 @@ from pydantic import BaseModel, Field, StrictBool
 
 from service.api.schemas.common import Body, iso
 from service.api.schemas.runs import RunOut, run_json
-from service.domain.interrupts import TYPE_JOIN, InboxEntry, InterruptKind, ReviewKind, classify
+from service.api.schemas.threads import ThreadStatusName
+from service.domain.interrupts import (
+    TYPE_JOIN,
+    InboxEntry,
+    InterruptKind,
+    InterruptStatus,
+    ReviewKind,
+    classify,
+)
 from service.models import Interrupt, Run, Thread
 from service.services.inbox import Reach
 
@@ -41,7 +49,7 @@ class SettingsPatch(Body):
 class InboxThread(BaseModel):
     thread_id: str
     owner: str
-    status: str
+    status: ThreadStatusName
     metadata: dict[str, Any]
 
 
@@ -66,7 +74,7 @@ class InboxItem(BaseModel):
     run_id: str | None
     graph_id: str
     type: str
-    status: str
+    status: InterruptStatus
     description: str | None
     value: Any
     agent_inbox: bool
@@ -76,7 +84,7 @@ class InboxItem(BaseModel):
     created_at: str
     expires_at: str | None
     age_seconds: float
-    kind: str = Field(description="agent_inbox | hitl_request | tool_approval | raw")
+    kind: ReviewKind = Field(description="the shape the interrupt was recognised as")
     actions: list[InboxAction] = Field(
         default_factory=list, description="the tool calls of a LangChain request, in order"
     )
@@ -88,7 +96,7 @@ class InboxItem(BaseModel):
 class ResolvedOut(BaseModel):
     id: str
     interrupt_id: str
-    status: str
+    status: InterruptStatus
     resolved_by: str | None
     resolved_at: str | None
     decision: Any
