@@ -1,75 +1,47 @@
-// Shapes of the Countersign HTTP API the UI reads (service/api/schemas/).
+// Shapes of the Countersign HTTP API the UI reads. Where the API declares a schema, the UI's
+// type is built on the one generated from its OpenAPI document (api.gen.ts, written by
+// scripts/openapi-types.sh, which `make lint` runs with --check).
+
+import type { components } from "./api.gen";
+
+type Api = components["schemas"];
+
+/**
+ * An API schema with some fields narrowed for the UI (a JSON value where the schema says
+ * "anything", decision names where it says "string"). Each narrowed field must still fit the
+ * API's, so a field the API renames, drops or retypes fails to compile.
+ */
+type Narrow<A, U extends { [K in keyof U]: K extends keyof A ? A[K] : never }> = Omit<A, keyof U> & U;
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
 export type DecisionType = "accept" | "edit" | "response" | "ignore";
 
-export interface InboxThread {
-  thread_id: string;
-  owner: string;
-  status: string;
-  metadata: JsonObject;
-}
+export type InboxThread = Narrow<Api["InboxThread"], { metadata: JsonObject }>;
 
 /** LangChain v1 decisions on one tool call (HumanInTheLoopMiddleware). */
 export type ToolDecisionType = "approve" | "edit" | "reject" | "respond";
 
 /** One tool call of a LangChain request, reviewed as its own type (the tool name). */
-export interface InboxAction {
-  name: string;
-  args: Json;
-  description: string | null;
-  allowed_decisions: ToolDecisionType[];
-  args_schema: JsonObject | null;
-  can_decide: boolean;
-  can_edit: boolean;
-}
+export type InboxAction = Narrow<
+  Api["InboxAction"],
+  { args: Json; allowed_decisions: ToolDecisionType[]; args_schema: JsonObject | null }
+>;
 
-export interface InboxItem {
-  id: string;
-  thread_id: string;
-  interrupt_id: string;
-  task_id: string;
-  node: string;
-  run_id: string | null;
-  graph_id: string;
-  type: string;
-  status: "pending" | "resolved" | "expired" | "cancelled" | "voided";
-  description: string | null;
-  value: Json;
-  agent_inbox: boolean;
-  allowed_decisions: DecisionType[];
-  payload_hash: string;
-  checkpoint_id: string | null;
-  created_at: string;
-  expires_at: string | null;
-  age_seconds: number;
-  kind: "agent_inbox" | "hitl_request" | "tool_approval" | "raw";
-  actions: InboxAction[];
-  can_decide: boolean;
-  can_edit: boolean;
-  thread: InboxThread;
-}
+export type InboxItem = Narrow<
+  Api["InboxItem"],
+  { value: Json; allowed_decisions: DecisionType[]; actions: InboxAction[]; thread: InboxThread }
+>;
 
-export interface InboxPage {
-  items: InboxItem[];
-  next_cursor: string | null;
-}
+export type InboxPage = Narrow<Api["InboxPageOut"], { items: InboxItem[] }>;
 
 export interface InboxCounts {
   total: number;
   by_type: Record<string, number>;
 }
 
-export interface Resolution {
-  id: string;
-  interrupt_id: string;
-  status: string;
-  resolved_by: string | null;
-  resolved_at: string | null;
-  decision: Json;
-}
+export type Resolution = Narrow<Api["ResolvedOut"], { decision: Json }>;
 
 export interface HistoryEntry {
   checkpoint_id: string;
@@ -80,14 +52,7 @@ export interface HistoryEntry {
   writes: Json;
 }
 
-export interface Run {
-  run_id: string;
-  thread_id: string;
-  assistant_id: string;
-  status: string;
-  created_at: string;
-  updated_at: string;
-}
+export type Run = Api["RunOut"];
 
 export interface InboxItemDetail extends InboxItem {
   thread: InboxThread & { values: Json };
@@ -96,10 +61,7 @@ export interface InboxItemDetail extends InboxItem {
   runs: Run[];
 }
 
-export interface DecisionAccepted {
-  run: Run;
-  interrupts: Resolution[];
-}
+export type DecisionAccepted = Narrow<Api["DecisionOut"], { interrupts: Resolution[] }>;
 
 /** An Agent Inbox HumanInterrupt, as the graph passed it to interrupt(). */
 export interface HumanInterrupt {
@@ -201,4 +163,32 @@ export interface ChainReport {
   head_seq: number;
   first_bad_seq: number | null;
   reason: string | null;
+}
+
+/** A thread as GET /threads/{thread_id} answers it (the item page reads its status and values). */
+export interface ThreadView {
+  thread_id: string;
+  status: string;
+  values: Json;
+}
+
+/** A webhook subscription (GET /webhooks). */
+export interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  description: string | null;
+  active: boolean;
+  created_by: string;
+  created_at: string | null;
+}
+
+/** POST /webhooks: the subscription, and the tenant's signing secret when this request created it. */
+export interface WebhookCreated extends Webhook {
+  secret: string | null;
+}
+
+/** POST /webhooks/secret: the new signing secret, shown once. */
+export interface WebhookSecret {
+  secret: string;
 }
