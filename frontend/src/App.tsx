@@ -3,6 +3,8 @@ import { useCallback, useEffect, useState } from "react";
 import { setToken, setUnauthorizedHandler } from "./api";
 import { clearToken, loadToken, readClaims, saveToken, takeFragmentToken } from "./auth";
 import { Link } from "./components/common";
+import { forgetDecided, noteDecided } from "./inbox-decided";
+import { forgetOidcSession, useOidcSession, useUiConfig } from "./oidc-signin";
 import { Admin } from "./pages/Admin";
 import { Audit } from "./pages/Audit";
 import { Inbox } from "./pages/Inbox";
@@ -26,6 +28,8 @@ export function App() {
 
   const signOut = useCallback((reason: string | null) => {
     clearToken();
+    forgetOidcSession();
+    forgetDecided();
     setToken(null);
     setTokenState(null);
     setSignInReason(reason);
@@ -36,17 +40,40 @@ export function App() {
     return () => setUnauthorizedHandler(null);
   }, [signOut]);
 
-  const signIn = (value: string) => {
+  const signIn = useCallback((value: string) => {
     saveToken(value);
     setToken(value);
     setTokenState(value);
     setSignInReason(null);
-  };
+  }, []);
 
-  if (!token) return <SignIn onSignIn={signIn} reason={signInReason} />;
+  // The printed sign-in link pasted into a tab already showing the UI only changes the fragment.
+  useEffect(() => {
+    const onHashChange = () => {
+      const fromFragment = takeFragmentToken();
+      if (!fromFragment) return;
+      if (fromFragment !== loadToken()) forgetDecided();
+      signIn(fromFragment);
+    };
+    window.addEventListener("hashchange", onHashChange);
+    return () => window.removeEventListener("hashchange", onHashChange);
+  }, [signIn]);
+
+  const config = useUiConfig();
+  const completing = useOidcSession(config, token, { onToken: signIn, onFailure: setSignInReason, navigate });
+
+  if (!token && completing) {
+    return (
+      <main className="signin">
+        <p role="status">Signing in…</p>
+      </main>
+    );
+  }
+  if (!token) return <SignIn onSignIn={signIn} reason={signInReason} config={config} />;
   const claims = readClaims(token);
 
   const decided = (message: string) => {
+    if (route.page === "item") noteDecided(route.id);
     setFlash(message);
     navigate("");
   };

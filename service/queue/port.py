@@ -109,6 +109,7 @@ class PendingJobs:
     rings: int = 0
     controls: list[tuple[str, str]] = field(default_factory=list)
     events: list[tuple[str, str, bytes]] = field(default_factory=list)
+    notes: list[Callable[[], None]] = field(default_factory=list)  # e.g. log what committed
 
     def ring(self) -> None:
         self.rings += 1
@@ -119,9 +120,14 @@ class PendingJobs:
     def publish(self, stream: str, event: str, data: bytes) -> None:
         self.events.append((stream, event, data))
 
+    def after(self, note: Callable[[], None]) -> None:
+        self.notes.append(note)
+
     async def flush(self, bell: Bell, bus: EventBus) -> None:
-        rings, controls, events = self.rings, self.controls, self.events
+        rings, controls, events, notes = self.rings, self.controls, self.events, self.notes
         self.discard()
+        for note in notes:
+            note()
         if rings:
             await bell.ring()
         for run_id, action in controls:
@@ -130,4 +136,4 @@ class PendingJobs:
             await bus.publish(stream, event, data)
 
     def discard(self) -> None:
-        self.rings, self.controls, self.events = 0, [], []
+        self.rings, self.controls, self.events, self.notes = 0, [], [], []

@@ -33,7 +33,7 @@ from service.models.base import utcnow
 from service.observability import FENCED_WRITES, QUEUE_WAIT, RUN_DURATION
 from service.outbound.sender import WebhookSender
 from service.queue.port import OUTCOME_CAP
-from service.services import inbox, reaper, threads, webhook_dispatch, webhooks
+from service.services import inbox, reaper, run_log, threads, webhook_dispatch, webhooks
 from service.services.runtime import Runtime
 from service.store.runs import Lease
 
@@ -88,24 +88,6 @@ class _Active:
 
 def _json(data: Any) -> bytes:
     return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
-
-
-def _log_run(run: Run, status: str) -> None:
-    """One line per state change a worker makes: claimed (running) and ended."""
-    log.info(
-        "run %s %s",
-        run.run_id,
-        status,
-        extra={
-            "fields": {
-                "run_id": run.run_id,
-                "tenant": run.tenant_id,
-                "thread_id": run.thread_id,
-                "status": status,
-                "attempt": run.attempt,
-            }
-        },
-    )
 
 
 class RunWorker:
@@ -229,7 +211,7 @@ class RunWorker:
         if runs:
             self.last_claim = time.monotonic()
         for run in runs:
-            _log_run(run, RunStatus.running.value)
+            run_log.state(run, RunStatus.running.value)
             self.stats.claimed += 1
             if run.started_at is not None:
                 QUEUE_WAIT.observe(max(0.0, (run.started_at - run.available_at).total_seconds()))
@@ -327,7 +309,6 @@ class RunWorker:
             log.warning("run %s: finalize rejected, a newer attempt owns it", run.run_id)
             return
         self.stats.finished += 1
-        _log_run(run, "deleted" if rollback else result.status.value)
         outcome = answer if answer is not None and len(answer) <= OUTCOME_CAP else None
         await self._end_stream(run.run_id, outcome)
         if delete_thread:

@@ -8,11 +8,13 @@ URL and to subscriptions), ``interrupt.created``, ``interrupt.resolved``,
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 from service.domain.ids import uuid7
 from service.models import Interrupt, OutboxEvent, Run, WebhookDelivery
 from service.models.base import utcnow
+from service.services import run_log
 from service.services.runtime import UnitOfWork
 
 RUN_COMPLETED = "run.completed"
@@ -112,7 +114,9 @@ async def run_completed(
     error: Any,
     values: Any = None,
 ) -> OutboxEvent:
-    """The one outbox event of a finished run (written in its fenced finalize)."""
+    """The one outbox event of a finished run (written in its fenced finalize), and its log
+    line once the transaction commits."""
+    uow.jobs.after(functools.partial(run_log.state, run, status))
     payload = {
         "run_id": run.run_id,
         "thread_id": run.thread_id,

@@ -48,6 +48,19 @@ def open_item(page: Page, item_id: str) -> None:
     expect(page.get_by_test_id("item-title")).to_be_visible()
 
 
+SCREENSHOTS = ROOT / "test-results" / "screenshots"
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Saves a full-page screenshot as ``test-results/screenshots/<name>.png`` (CI keeps the
+    folder); returns its path, after checking the file was written."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 0, path
+    return path
+
+
 REFUND = {"order_id": "A-1", "amount": 42, "customer": "Ada", "reason": "broken on arrival"}
 
 

@@ -28,6 +28,7 @@ from tests.fixtures.live import free_port
 pytestmark = pytest.mark.e2e
 
 LIMIT_SECONDS = 5.0
+REFUND = {"request": {"order_id": "C-1", "amount": 30, "customer": "Ada", "reason": "late"}}
 BANNER_WORDS = ("dev token", "URL:", "listening on")
 
 
@@ -223,6 +224,17 @@ def test_a_good_start_with_flags(base: dict[str, str], tmp_path: Path) -> None:
         )
         assert ask.status_code == 404
         request_id = ask.headers["x-request-id"]
+        # a run: one line when a worker claims it, one when it ends
+        auth = {"Authorization": f"Bearer {token}"}
+        tid = httpx.post(f"{url}/threads", json={}, headers=auth, timeout=5).json()["thread_id"]
+        run = httpx.post(
+            f"{url}/threads/{tid}/runs/wait",
+            json={"assistant_id": "refund_agent", "input": REFUND},
+            headers=auth,
+            timeout=60,
+        )
+        assert run.status_code == 200, run.text
+        run_id = run.headers["content-location"].rsplit("/", 1)[-1]
         deadline = time.monotonic() + 5
         while request_id not in log_path.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -242,3 +254,9 @@ def test_a_good_start_with_flags(base: dict[str, str], tmp_path: Path) -> None:
     assert token not in text.split("dev token:", 1)[1].split("\n", 1)[1]  # only the banner has it
     assert not [r for r in records if r["logger"].startswith("casbin")]  # the model is not dumped
     assert "Traceback" not in text
+    states = [r for r in records if r["logger"] == "countersign.runs" and r["run_id"] == run_id]
+    assert [r["status"] for r in states] == ["running", "success"], states
+    assert {r["tenant"] for r in states} == {"demo"}
+    assert [r["run_id"] for r in access if r["method"] == "POST" and "/runs" in r["path"]] == [
+        run_id
+    ]

@@ -16,14 +16,22 @@ export function isFlat(args: JsonObject): args is Record<string, Flat> {
   return Object.values(args).every((v) => v === null || ["string", "number", "boolean"].includes(typeof v));
 }
 
-export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+interface LinkProps {
+  to: string;
+  children: ReactNode;
+  className?: string;
+  /** The id of the element that describes where the link goes (read after its name). */
+  describedBy?: string;
+}
+
+export function Link({ to, children, className, describedBy }: LinkProps) {
   const onClick = (event: MouseEvent<HTMLAnchorElement>) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
     navigate(to);
   };
   return (
-    <a href={href(to)} onClick={onClick} className={className}>
+    <a href={href(to)} onClick={onClick} className={className} aria-describedby={describedBy}>
       {children}
     </a>
   );
@@ -66,6 +74,22 @@ export function formatAge(seconds: number): string {
   const h = Math.floor(m / 60);
   if (h < 48) return `${h} h ${m % 60} min`;
   return `${Math.floor(h / 24)} d`;
+}
+
+/** "3 min ago": how long ago, from an age in seconds. */
+export function formatAgo(seconds: number): string {
+  return seconds < 5 ? "just now" : `${formatAge(seconds)} ago`;
+}
+
+/** "5 Dec 14:03" in local time (the year too when it is not this year). */
+export function formatClock(iso: string | null): string {
+  if (!iso) return "";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const month = date.toLocaleString(undefined, { month: "short" });
+  const year = date.getFullYear() === new Date().getFullYear() ? "" : ` ${date.getFullYear()}`;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getDate()} ${month}${year} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
 export function formatTime(iso: string | null): string {

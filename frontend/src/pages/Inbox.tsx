@@ -1,9 +1,14 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { ApiError, inbox } from "../api";
-import { ErrorAlert, Link, formatAge, formatTime } from "../components/common";
+import { ErrorAlert } from "../components/common";
+import { lookUpDecided, recentDecided, takeNoted } from "../inbox-decided";
+import { DecidedList, InboxHead, InboxRow } from "../inbox-rows";
+import { KeysHelp } from "../keys-help";
+import { useTriageKeys } from "../keys-triage";
+import { navigate } from "../router";
 import { followStream, type StreamState } from "../sse";
-import type { InboxCounts, InboxEvent, InboxItem } from "../types";
+import type { InboxCounts, InboxEvent, InboxItem, InboxItemDetail } from "../types";
 
 type Order = "asc" | "desc";
 
@@ -38,17 +43,14 @@ function fetchPage(filters: Filters, cursor?: string) {
   });
 }
 
-function actionOf(item: InboxItem): string | null {
-  const value = Array.isArray(item.value) ? item.value[0] : item.value;
-  if (item.agent_inbox && value && typeof value === "object" && !Array.isArray(value)) {
-    const request = value["action_request"];
-    if (request && typeof request === "object" && !Array.isArray(request)) {
-      const action = request["action"];
-      return typeof action === "string" ? action : null;
-    }
-  }
-  return null;
+/** Focuses the link of the row of ``id`` (its focus ring shows the selection). */
+function focusRow(id: string): void {
+  const row = document.querySelector(`[data-testid="inbox-item"][data-item-id="${CSS.escape(id)}"]`);
+  row?.querySelector<HTMLElement>("a")?.focus();
 }
+
+/** The selected row, kept while an item page is shown, so triage goes on where it was. */
+let lastSelected: string | null = null;
 
 const STREAM_LABEL: Record<StreamState, string> = {
   connecting: "Connecting…",
@@ -67,11 +69,20 @@ export function Inbox({ flash, onDismissFlash }: { flash: string | null; onDismi
   const [stream, setStream] = useState<StreamState>("connecting");
   const [streamError, setStreamError] = useState<ApiError | null>(null);
   const [now, setNow] = useState(() => Date.now());
+  const [selected, setSelectedState] = useState<string | null>(() => lastSelected);
+  const [helpOpen, setHelpOpen] = useState(false);
+  const [decided, setDecided] = useState<InboxItemDetail[]>(recentDecided);
+  const setSelected = useCallback((id: string) => {
+    lastSelected = id;
+    setSelectedState(id);
+  }, []);
 
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
   const cursorRef = useRef(cursor);
   cursorRef.current = cursor;
+  const rowsRef = useRef(rows);
+  rowsRef.current = rows;
   const generation = useRef(0);
 
   const loadCounts = useCallback(async () => {
@@ -125,6 +136,11 @@ export function Inbox({ flash, onDismissFlash }: { flash: string | null; onDismi
     void reload();
   }, [filters, reload]);
 
+  const showDecided = useCallback(async (id: string) => {
+    const list = await lookUpDecided(id);
+    if (list) setDecided(list);
+  }, []);
+
   // Live updates: new interrupts appear, decided/expired/cancelled ones disappear.
   useEffect(() => {
     const appeared = async (id: string) => {
@@ -163,11 +179,32 @@ export function Inbox({ flash, onDismissFlash }: { flash: string | null; onDismi
         }
         const name = data.event || event.event;
         if (name === "interrupt.created") void appeared(data.id);
-        else if (GONE.has(name)) setRows((old) => old.filter((r) => r.item.id !== data.id));
+        else if (GONE.has(name)) {
+          // a row this reviewer saw moves to "Recently decided", with who decided it
+          if (rowsRef.current.some((r) => r.item.id === data.id)) void showDecided(data.id);
+          setRows((old) => old.filter((r) => r.item.id !== data.id));
+        }
         void loadCounts();
       },
     });
-  }, [reload, loadCounts]);
+  }, [reload, loadCounts, showDecided]);
+
+  // Items decided on their page (or elsewhere) while the inbox was not shown.
+  useEffect(() => {
+    for (const id of takeNoted()) void showDecided(id);
+  }, [showDecided]);
+
+  useTriageKeys({
+    ids: rows.map((r) => r.item.id),
+    selected,
+    helpOpen,
+    select: (id) => {
+      setSelected(id);
+      focusRow(id);
+    },
+    open: (id) => navigate(`items/${id}`),
+    toggleHelp: () => setHelpOpen((o) => !o),
+  });
 
   useEffect(() => {
     const timer = window.setInterval(() => setNow(Date.now()), 5000);
@@ -181,8 +218,13 @@ export function Inbox({ flash, onDismissFlash }: { flash: string | null; onDismi
     <main>
       <div className="page-head">
         <h1>Inbox</h1>
-        <span className={`live ${stream}`} data-testid="live-status" title={streamError?.detail}>
-          {STREAM_LABEL[stream]}
+        <span className="head-tools">
+          <button type="button" className="link" onClick={() => setHelpOpen(true)} aria-keyshortcuts="?">
+            Keyboard shortcuts <kbd>?</kbd>
+          </button>
+          <span className={`live ${stream}`} data-testid="live-status" title={streamError?.detail}>
+            {STREAM_LABEL[stream]}
+          </span>
         </span>
       </div>
       {flash && (
@@ -260,33 +302,20 @@ export function Inbox({ flash, onDismissFlash }: { flash: string | null; onDismi
           Nothing is waiting for a decision.
         </p>
       ) : (
-        <table className="inbox" aria-label="Pending interrupts">
-          <thead>
-            <tr>
-              <th>Type</th>
-              <th>Description</th>
-              <th>Thread</th>
-              <th>Waiting</th>
-              <th>You</th>
-            </tr>
-          </thead>
-          <tbody>
+        <>
+          <InboxHead />
+          <ul className="inbox-list" aria-label="Pending interrupts">
             {rows.map(({ item, fetchedAt }) => (
-              <tr key={item.id} data-testid="inbox-item" data-item-id={item.id}>
-                <td>
-                  <Link to={`items/${item.id}`}>{actionOf(item) ?? item.type}</Link>
-                  <div className="muted">{item.graph_id}</div>
-                </td>
-                <td>{item.description ?? <span className="muted">(no description)</span>}</td>
-                <td className="mono">{item.thread_id}</td>
-                <td title={formatTime(item.created_at)} data-testid="age">
-                  {formatAge(item.age_seconds + (now - fetchedAt) / 1000)}
-                </td>
-                <td>{item.can_decide ? <span className="badge ok">can decide</span> : <span className="badge">view only</span>}</td>
-              </tr>
+              <InboxRow
+                key={item.id}
+                item={item}
+                ageSeconds={item.age_seconds + (now - fetchedAt) / 1000}
+                selected={item.id === selected}
+                onSelect={setSelected}
+              />
             ))}
-          </tbody>
-        </table>
+          </ul>
+        </>
       )}
       {loading && <p className="muted">Loading…</p>}
       {cursor && !loading && (
@@ -294,6 +323,8 @@ export function Inbox({ flash, onDismissFlash }: { flash: string | null; onDismi
           Load more
         </button>
       )}
+      <DecidedList items={decided} now={now} />
+      <KeysHelp open={helpOpen} onClose={() => setHelpOpen(false)} />
     </main>
   );
 }
