@@ -14,6 +14,11 @@ import type {
   PolicyChange,
   PolicyExport,
   PolicyView,
+  Run,
+  ThreadView,
+  Webhook,
+  WebhookCreated,
+  WebhookSecret,
   WhoCanDecide,
 } from "./types";
 
@@ -254,4 +259,32 @@ export const audit = {
   list: (afterSeq: number, limit = 100) =>
     request<AuditEvent[]>("/audit", { query: { after_seq: afterSeq, limit } }),
   verify: () => request<ChainReport>("/audit/verify"),
+};
+
+// ---- runs (the item page follows the run a decision resumed) ------------------------------
+
+export const runs = {
+  get: (threadId: string, runId: string) => request<Run>(`/threads/${enc(threadId)}/runs/${enc(runId)}`),
+  thread: (threadId: string) => request<ThreadView>(`/threads/${enc(threadId)}`),
+};
+
+// ---- audit search (the audit page's filters) -----------------------------------------------
+
+export interface AuditFilter {
+  action?: string;
+  target_type?: string;
+  target_id?: string;
+}
+
+export const auditSearch = (afterSeq: number, limit: number, filter: AuditFilter) =>
+  request<AuditEvent[]>("/audit", { query: { after_seq: afterSeq, limit, ...filter } });
+
+// ---- webhooks (tenant admins) --------------------------------------------------------------
+
+export const webhooks = {
+  list: () => request<Webhook[]>("/webhooks"),
+  create: (url: string, events: string[], description?: string) =>
+    request<WebhookCreated>("/webhooks", { method: "POST", body: { url, events, ...(description ? { description } : {}) } }),
+  remove: (id: string) => request<undefined>(`/webhooks/${enc(id)}`, { method: "DELETE" }),
+  rotateSecret: () => request<WebhookSecret>("/webhooks/secret", { method: "POST" }),
 };

@@ -173,22 +173,10 @@ export interface ThreadView {
 }
 
 /** A webhook subscription (GET /webhooks). */
-export interface Webhook {
-  id: string;
-  url: string;
-  events: string[];
-  description: string | null;
-  active: boolean;
-  created_by: string;
-  created_at: string | null;
-}
+export type Webhook = Api["WebhookOut"];
 
 /** POST /webhooks: the subscription, and the tenant's signing secret when this request created it. */
-export interface WebhookCreated extends Webhook {
-  secret: string | null;
-}
+export type WebhookCreated = Api["WebhookCreated"];
 
 /** POST /webhooks/secret: the new signing secret, shown once. */
-export interface WebhookSecret {
-  secret: string;
-}
+export type WebhookSecret = Api["SecretOut"];

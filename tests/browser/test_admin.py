@@ -29,6 +29,7 @@ def test_admin_grants_tests_rolls_back_and_verifies_the_audit(
     expect(page.get_by_test_id("policy-version")).to_contain_text(f"version {before}")
 
     # a per-type role: refund_reviewer may decide refund interrupts
+    page.get_by_role("tab", name="Roles").click()
     grant = page.get_by_role("form", name="Grant a permission")
     grant.get_by_label("Role").fill("refund_reviewer")
     grant.get_by_label("Object").fill("interrupt:refund")
@@ -39,6 +40,7 @@ def test_admin_grants_tests_rolls_back_and_verifies_the_audit(
     )
     expect(page.get_by_test_id("role-refund_reviewer")).to_contain_text("decide interrupt:refund")
 
+    page.get_by_role("tab", name="Members").click()
     assign = page.get_by_role("form", name="Assign a role")
     assign.get_by_label("User").fill("bob")
     assign.get_by_label("Role").select_option("refund_reviewer")
@@ -53,18 +55,25 @@ def test_admin_grants_tests_rolls_back_and_verifies_the_audit(
     dry_run(page, "bob", "interrupt:publish_post", "decide")
     expect(result).to_contain_text("deny")
 
+    page.get_by_role("tab", name="History").click()
     history = page.get_by_test_id("history-table")
     expect(history.get_by_test_id(f"version-{before + 2}")).to_contain_text("alice")
     expect(history.get_by_test_id(f"version-{before + 1}")).to_contain_text("alice")
     history.get_by_test_id(f"version-{before}").get_by_role(
         "button", name=f"Roll back to v{before}"
     ).click()
+    history.get_by_test_id(f"version-{before}").get_by_role(
+        "button", name="Roll back", exact=True
+    ).click()  # the inline confirmation
     expect(page.get_by_test_id("admin-notice")).to_contain_text(f"Rolled back to version {before}")
+    page.get_by_role("tab", name="Members").click()
+    expect(page.get_by_test_id("members")).to_be_visible()
     expect(page.get_by_test_id("member-bob")).to_have_count(0)
     assert "bob" not in tenant.api("GET", "/policies").json()["members"]
 
     dry_run(page, "bob", "interrupt:refund", "decide")
     expect(result).to_contain_text("deny")
+    page.get_by_role("tab", name="History").click()
     expect(history.get_by_test_id(f"version-{before + 3}")).to_contain_text("rollback")
 
     page.get_by_role("navigation").get_by_role("link", name="Audit").click()

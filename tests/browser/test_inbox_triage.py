@@ -53,9 +53,7 @@ def row_of(page: Page, item: dict[str, Any]) -> Any:
 
 
 def saved(page: Page, name: str) -> None:
-    path = screenshot(page, name)
-    assert path.is_file()
-    assert path.stat().st_size > 0
+    screenshot(page, name)
 
 
 def test_a_row_says_what_is_asked_and_opens_from_anywhere(tenant: Tenant, browser: Browser) -> None:

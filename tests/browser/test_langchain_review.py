@@ -82,7 +82,8 @@ def test_a_batched_request_is_reviewed_call_by_call(tenant: Tenant, browser: Bro
     ask.get_by_label("Message for ask_customer").fill("Yes, a replacement please.")
     expect(submit).to_be_enabled()
     submit.click()
-    expect(page.get_by_test_id("flash")).to_contain_text("Resume run")
+    page.get_by_role("button", name="Confirm reject").click()  # a reject is confirmed first
+    expect(page.get_by_test_id("outcome")).to_contain_text("Resume run")
 
     told = tool_messages(tenant, tid, 4)
     assert told["lookup_order"].startswith("Order B-7")
@@ -102,5 +103,5 @@ def test_a_per_call_approval_and_an_editor_only_button(tenant: Tenant, browser: 
     expect(group.get_by_role("button")).to_have_text(["Approve", "Reject"])  # no edit right
     group.get_by_role("button", name="Approve").click()
     page.get_by_role("button", name="Submit decisions").click()
-    expect(page.get_by_test_id("flash")).to_contain_text("Resume run")
+    expect(page.get_by_test_id("outcome")).to_contain_text("Resume run")
     assert tenant.item(refund["id"])["status"] == "resolved"

@@ -43,6 +43,8 @@ def test_reviewer_signs_in_and_accepts(tenant: Tenant, browser: Browser) -> None
     expect(decide_button(page, "Edit")).to_have_count(0)
 
     decide_button(page, "Accept").click()
+    expect(page.get_by_test_id("outcome")).to_contain_text("Resume run")
+    page.get_by_test_id("back-to-inbox").click()
     expect(page.get_by_test_id("flash")).to_contain_text("Resume run")
     expect(page.get_by_test_id("inbox-empty")).to_be_visible()
     expect(page.locator(f'[data-item-id="{item["id"]}"]')).to_have_count(0)
@@ -77,7 +79,7 @@ def test_editor_edits_the_args_and_the_graph_applies_them(tenant: Tenant, browse
     expect(form.get_by_label("amount")).to_have_value("30")
     form.get_by_label("amount").fill("25.5")
     form.get_by_role("button", name="Send edited args").click()
-    expect(page.get_by_test_id("flash")).to_contain_text("Resume run")
+    expect(page.get_by_test_id("outcome")).to_contain_text("Resume run")
 
     thread = tenant.finished(item["thread_id"])
     assert thread["values"]["decision"]["type"] == "edit"
@@ -95,10 +97,13 @@ def test_respond_and_ignore(tenant: Tenant, browser: Browser) -> None:
     decide_button(page, "Respond").click()
     page.get_by_label("Response to the agent").fill("Please send a photo of the damage.")
     page.get_by_role("button", name="Send response").click()
+    page.get_by_test_id("back-to-inbox").click()
     expect(page.get_by_test_id("flash")).to_be_visible()
 
     open_item(page, second["id"])
     decide_button(page, "Ignore").click()
+    page.get_by_role("button", name="Confirm ignore").click()
+    page.get_by_test_id("back-to-inbox").click()
     expect(page.get_by_test_id("flash")).to_be_visible()
     expect(page.get_by_test_id("inbox-empty")).to_be_visible()
 
@@ -146,12 +151,17 @@ def test_second_reviewer_gets_a_conflict_and_nothing_resumes_twice(
     tenant.member("ravi", "reviewer")
     item = tenant.refund(order_id="C-1")
     first = tenant.page("rita", browser, f"items/{item['id']}")
-    second = tenant.page("ravi", browser, f"items/{item['id']}")
+    # ravi's page gets no live updates (they would show rita's decision before ravi's click)
+    context = browser.new_context(base_url=tenant.stack.url)
+    tenant.contexts.append(context)
+    context.route("**/inbox/stream", lambda route: route.abort())
+    second = context.new_page()
+    second.goto(f"/ui/items/{item['id']}#token={tenant.token('ravi')}")
     expect(decide_button(first, "Accept")).to_be_visible()
     expect(decide_button(second, "Accept")).to_be_visible()
 
     decide_button(first, "Accept").click()
-    expect(first.get_by_test_id("flash")).to_be_visible()
+    expect(first.get_by_test_id("outcome")).to_be_visible()
     decide_button(second, "Accept").click()
     expect(second.get_by_test_id("conflict")).to_have_text(
         re.compile("Someone else decided this first")

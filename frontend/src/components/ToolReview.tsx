@@ -1,13 +1,17 @@
 import { useState, type FormEvent } from "react";
 
 import { ArgsTable, isFlat, isObject } from "./common";
+import { ConfirmPair } from "./item-confirm";
+import { ArgsDiff } from "./item-diff";
+import { useKeys } from "../item-keys";
 import type { InboxAction, InboxItemDetail, Json, JsonObject, ToolDecisionType } from "../types";
 
 // The review of a LangChain v1 request (HumanInTheLoopMiddleware): every tool call with its
 // args and the decisions it allows; edits from a form (typed by the args schema when there is
 // one) or as JSON, with a before/after table; a reason for a reject, a message for a respond;
-// one submit. Batched requests answer {"decisions": [...]}, one per call in order; a per-call
-// approval answers its one decision.
+// one submit (confirmed first when it rejects a call). Batched requests answer
+// {"decisions": [...]}, one per call in order; a per-call approval answers its one decision.
+// A one-call review takes the item page's triage keys: a approve, e edit, r respond, i reject.
 
 const LABELS: Record<ToolDecisionType, string> = {
   approve: "Approve",
@@ -42,10 +46,8 @@ function kindOf(action: InboxAction, key: string, original: Json): FieldKind {
   return "string";
 }
 
-function show(value: Json | undefined): string {
-  if (value === undefined) return "(none)";
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
+/** Triage keys of a one-call review: each picks a decision (a reject is confirmed on submit). */
+const KEYS: Record<ToolDecisionType, string> = { approve: "a", edit: "e", respond: "r", reject: "i" };
 
 function initial(action: InboxAction): Choice {
   const args = objectOf(action.args);
@@ -114,32 +116,58 @@ interface Props {
 
 export function ToolReview({ item, sending, send }: Props) {
   const [choices, setChoices] = useState<Choice[]>(() => item.actions.map(initial));
-  const update = (index: number, patch: Partial<Choice>) =>
+  const [confirming, setConfirming] = useState(false);
+  const update = (index: number, patch: Partial<Choice>) => {
+    setConfirming(false);
     setChoices((all) => all.map((c, i) => (i === index ? { ...c, ...patch } : c)));
+  };
 
   const decided = item.actions.map((action, i) => decisionOf(action, choices[i] ?? initial(action)));
   const missing = decided.find((d): d is string => typeof d === "string") ?? null;
+  const rejects = choices.some((c) => c.type === "reject");
+
+  // one tool call: the triage keys pick its decision
+  const only = item.actions.length === 1 ? item.actions[0] : undefined;
+  const keyed = only ? only.allowed_decisions.filter((d) => d !== "edit" || only.can_edit) : [];
+  useKeys(Object.fromEntries(keyed.map((d) => [KEYS[d], () => update(0, { type: d })])), !sending && !!only);
+
+  const sendAll = () => {
+    if (missing !== null) return;
+    setConfirming(false);
+    const decisions = decided as Json[];
+    void send(item.kind === "hitl_request" ? { decisions } : (decisions[0] ?? null));
+  };
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
     if (missing !== null) return;
-    const decisions = decided as Json[];
-    void send(item.kind === "hitl_request" ? { decisions } : (decisions[0] ?? null));
+    if (rejects) setConfirming(true); // a reject is destructive: confirm it first
+    else sendAll();
   };
 
   return (
     <form onSubmit={submit} aria-label="Review the tool calls">
       {item.actions.map((action, i) => (
-        <ActionCard key={i} action={action} choice={choices[i] ?? initial(action)} update={(p) => update(i, p)} />
+        <ActionCard
+          key={i}
+          action={action}
+          choice={choices[i] ?? initial(action)}
+          update={(p) => update(i, p)}
+          keyed={only !== undefined}
+        />
       ))}
       {missing !== null && (
         <p className="muted" data-testid="review-missing">
           {missing}
         </p>
       )}
-      <button type="submit" className="primary" disabled={sending || missing !== null}>
-        Submit decisions
-      </button>
+      {confirming ? (
+        <ConfirmPair verb="reject" disabled={sending} onConfirm={sendAll} onCancel={() => setConfirming(false)} />
+      ) : (
+        <button type="submit" className="primary" disabled={sending || missing !== null}>
+          Submit decisions
+        </button>
+      )}
     </form>
   );
 }
@@ -148,10 +176,12 @@ function ActionCard({
   action,
   choice,
   update,
+  keyed,
 }: {
   action: InboxAction;
   choice: Choice;
   update: (patch: Partial<Choice>) => void;
+  keyed: boolean;
 }) {
   const allowed = action.allowed_decisions.filter((d) => d !== "edit" || action.can_edit);
   return (
@@ -164,8 +194,10 @@ function ActionCard({
           <button
             key={d}
             type="button"
-            className={choice.type === d ? "primary" : undefined}
+            className={`${choice.type === d ? "primary " : ""}${keyed ? "item-keyed" : ""}`.trim() || undefined}
             aria-pressed={choice.type === d}
+            data-key={keyed ? KEYS[d] : undefined}
+            aria-keyshortcuts={keyed ? KEYS[d] : undefined}
             onClick={() => update({ type: d })}
           >
             {LABELS[d]}
@@ -195,8 +227,6 @@ function EditArgs({ action, choice, update }: { action: InboxAction; choice: Cho
   } catch (e) {
     invalid = e instanceof Error ? e.message : String(e);
   }
-  const keys = [...new Set([...Object.keys(before), ...Object.keys(after ?? {})])];
-  const changed = after === null ? [] : keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after?.[k]));
   return (
     <fieldset className="edit-args">
       <legend>Edited arguments of {action.name}</legend>
@@ -235,29 +265,7 @@ function EditArgs({ action, choice, update }: { action: InboxAction; choice: Cho
           {invalid}
         </div>
       )}
-      {after !== null &&
-        (changed.length === 0 ? (
-          <p className="muted">No change yet.</p>
-        ) : (
-          <table className="args diff" aria-label={`Changes to ${action.name}`} data-testid="diff">
-            <thead>
-              <tr>
-                <th scope="col">argument</th>
-                <th scope="col">before</th>
-                <th scope="col">after</th>
-              </tr>
-            </thead>
-            <tbody>
-              {changed.map((key) => (
-                <tr key={key}>
-                  <th scope="row">{key}</th>
-                  <td className="mono before">{show(before[key])}</td>
-                  <td className="mono after">{show(after?.[key])}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        ))}
+      {after !== null && <ArgsDiff before={before} after={after} label={`Changes to ${action.name}`} />}
     </fieldset>
   );
 }

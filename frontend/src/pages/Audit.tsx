@@ -1,10 +1,40 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useState, type FormEvent } from "react";
 
-import { audit } from "../api";
+import "../admin.css";
+import { audit, auditSearch, type AuditFilter } from "../api";
 import { ErrorAlert, JsonView, formatTime } from "../components/common";
 import type { AuditEvent, ChainReport } from "../types";
 
 const PAGE = 100;
+
+interface Filters {
+  action: string;
+  targetType: string;
+  targetId: string;
+  actor: string;
+  from: string;
+  to: string;
+}
+
+const EMPTY: Filters = { action: "", targetType: "", targetId: "", actor: "", from: "", to: "" };
+
+/** The API filters by action and target; actor and dates narrow the loaded events here. */
+function serverFilter(f: Filters): AuditFilter {
+  return {
+    ...(f.action.trim() ? { action: f.action.trim() } : {}),
+    ...(f.targetType.trim() ? { target_type: f.targetType.trim() } : {}),
+    ...(f.targetId.trim() ? { target_id: f.targetId.trim() } : {}),
+  };
+}
+
+function matches(e: AuditEvent, f: Filters): boolean {
+  const actor = f.actor.trim().toLowerCase();
+  if (actor && !e.actor.toLowerCase().includes(actor)) return false;
+  const day = e.created_at.slice(0, 10); // ISO date, UTC
+  if (f.from && day < f.from) return false;
+  if (f.to && day > f.to) return false;
+  return true;
+}
 
 export function Audit() {
   const [events, setEvents] = useState<AuditEvent[]>([]);
@@ -12,11 +42,15 @@ export function Audit() {
   const [error, setError] = useState<unknown>(null);
   const [report, setReport] = useState<ChainReport | null>(null);
   const [verifying, setVerifying] = useState(false);
+  const [draft, setDraft] = useState<Filters>(EMPTY);
+  const [applied, setApplied] = useState<Filters>(EMPTY);
+  const [actions, setActions] = useState<string[]>([]);
 
-  const load = useCallback(async (after: number) => {
+  const load = useCallback(async (after: number, filters: Filters) => {
     try {
-      const page = await audit.list(after, PAGE);
+      const page = await auditSearch(after, PAGE, serverFilter(filters));
       setEvents((old) => (after === 0 ? page : [...old, ...page]));
+      setActions((old) => [...new Set([...old, ...page.map((e) => e.action)])].sort());
       setMore(page.length === PAGE);
       setError(null);
     } catch (e) {
@@ -25,8 +59,8 @@ export function Audit() {
   }, []);
 
   useEffect(() => {
-    void load(0);
-  }, [load]);
+    void load(0, applied);
+  }, [load, applied]);
 
   const verify = async () => {
     setVerifying(true);
@@ -40,12 +74,20 @@ export function Audit() {
     }
   };
 
+  const apply = (event: FormEvent) => {
+    event.preventDefault();
+    setApplied({ ...draft });
+  };
+  const set = (key: keyof Filters) => (e: { target: { value: string } }) => setDraft((old) => ({ ...old, [key]: e.target.value }));
+  const shown = events.filter((e) => matches(e, applied));
+  const filtered = Object.values(applied).some((v) => v.trim() !== "");
+
   return (
     <main>
       <div className="page-head">
         <h1>Audit log</h1>
         <button type="button" onClick={() => void verify()} disabled={verifying}>
-          Verify chain
+          {verifying ? "Verifying…" : "Verify chain"}
         </button>
       </div>
       <ErrorAlert error={error} testId="audit-error" />
@@ -56,19 +98,66 @@ export function Audit() {
             : `Chain broken at seq ${report.first_bad_seq ?? "?"}: ${report.reason ?? "unknown reason"}.`}
         </div>
       )}
+      <form className="audit-filters" onSubmit={apply} aria-label="Filter the audit log">
+        <label>
+          Action
+          <input value={draft.action} onChange={set("action")} list="audit-actions" placeholder="policy.grant" />
+        </label>
+        <datalist id="audit-actions">
+          {actions.map((a) => (
+            <option key={a} value={a} />
+          ))}
+        </datalist>
+        <label>
+          Actor
+          <input value={draft.actor} onChange={set("actor")} />
+        </label>
+        <label>
+          Target type
+          <input value={draft.targetType} onChange={set("targetType")} placeholder="policy" />
+        </label>
+        <label>
+          Target id
+          <input value={draft.targetId} onChange={set("targetId")} />
+        </label>
+        <label>
+          From (UTC)
+          <input type="date" value={draft.from} onChange={set("from")} />
+        </label>
+        <label>
+          To (UTC)
+          <input type="date" value={draft.to} onChange={set("to")} />
+        </label>
+        <button type="submit">Apply filters</button>
+        {filtered && (
+          <button
+            type="button"
+            onClick={() => {
+              setDraft(EMPTY);
+              setApplied(EMPTY);
+            }}
+          >
+            Clear
+          </button>
+        )}
+      </form>
+      <p className="muted" data-testid="audit-count" aria-live="polite">
+        {shown.length} event{shown.length === 1 ? "" : "s"} shown
+        {filtered && " (action and target filter on the server; actor and dates the events loaded here)"}
+      </p>
       <table className="audit" data-testid="audit-table">
         <thead>
           <tr>
-            <th>Seq</th>
-            <th>When</th>
-            <th>Actor</th>
-            <th>Action</th>
-            <th>Target</th>
-            <th>Detail</th>
+            <th scope="col">Seq</th>
+            <th scope="col">When</th>
+            <th scope="col">Actor</th>
+            <th scope="col">Action</th>
+            <th scope="col">Target</th>
+            <th scope="col">Detail</th>
           </tr>
         </thead>
         <tbody>
-          {events.map((e) => (
+          {shown.map((e) => (
             <tr key={e.id} data-testid="audit-event">
               <td>{e.seq}</td>
               <td>{formatTime(e.created_at)}</td>
@@ -88,7 +177,7 @@ export function Audit() {
         </tbody>
       </table>
       {more && (
-        <button type="button" onClick={() => void load(events[events.length - 1]?.seq ?? 0)}>
+        <button type="button" onClick={() => void load(events[events.length - 1]?.seq ?? 0, applied)}>
           Load more
         </button>
       )}
