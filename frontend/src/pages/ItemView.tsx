@@ -6,6 +6,7 @@ import { AgentInboxActions, RawAnswer } from "../components/item-decide";
 import { ItemDetails, RawAsk, decisionSummary, humanInterrupt } from "../components/item-details";
 import { RunOutcome } from "../components/item-outcome";
 import { ToolCalls, ToolReview } from "../components/ToolReview";
+import { noteDecided } from "../inbox-decided";
 import { useKeys } from "../item-keys";
 import { href, navigate } from "../router";
 import { followStream, type StreamState } from "../sse";
@@ -105,6 +106,7 @@ export function ItemView({ id, onDecided }: Props) {
   };
 
   const goNext = async () => {
+    if (sent) noteDecided(id); // the inbox lists it under "recently decided", as Back would
     setNextState("looking");
     try {
       const page = await inbox.list({ order: "asc", limit: 50 });
