@@ -18,6 +18,7 @@ from service.api.routes import (
     policies,
     runs,
     threads,
+    unsupported,
     webhooks,
 )
 from service.api.ui import build_ui_router
@@ -28,5 +29,6 @@ def include_routes(app: FastAPI, ui_dist: Path, ui_config: dict[str, Any]) -> No
     level by level on every request, which cost a tenth of an inbox request's CPU."""
     app.include_router(health.router)
     app.include_router(build_ui_router(ui_dist, ui_config))
-    for module in (assistants, threads, runs, inbox, policies, audit, platform, webhooks):
+    modules = (assistants, threads, runs, inbox, policies, audit, platform, webhooks, unsupported)
+    for module in modules:
         app.include_router(module.router, dependencies=[Depends(get_principal)])
