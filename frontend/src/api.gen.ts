@@ -2865,6 +2865,12 @@ export interface operations {
                 target_type?: string | null;
                 target_id?: string | null;
                 action?: string | null;
+                /** @description the subject who acted */
+                actor?: string | null;
+                /** @description created at or after */
+                since?: string | null;
+                /** @description created before */
+                until?: string | null;
             };
             header?: never;
             path?: never;

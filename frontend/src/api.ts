@@ -274,6 +274,9 @@ export interface AuditFilter {
   action?: string;
   target_type?: string;
   target_id?: string;
+  actor?: string; // the subject who acted
+  since?: string; // ISO date-time, inclusive
+  until?: string; // ISO date-time, exclusive
 }
 
 export const auditSearch = (afterSeq: number, limit: number, filter: AuditFilter) =>

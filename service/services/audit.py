@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from service.domain.audit import GENESIS, chain_hash
+from service.domain.audit import GENESIS, AuditQuery, chain_hash
 from service.domain.ids import uuid7
 from service.domain.principal import Principal
 from service.models import AuditEvent
@@ -107,25 +108,12 @@ def fields_of(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-async def list_events(
-    rt: Runtime,
-    principal: Principal,
-    *,
-    after_seq: int,
-    limit: int,
-    target_type: str | None,
-    target_id: str | None,
-    action: str | None,
-) -> list[AuditEvent]:
+async def list_events(rt: Runtime, principal: Principal, query: AuditQuery) -> list[AuditEvent]:
     await rt.authz.require(principal, "audit", "read")
     async with rt.transaction() as uow:
         return await uow.store.audit.list_events(
             tenant_id=principal.tenant_id,
-            after_seq=after_seq,
-            limit=min(limit, rt.limits.list_cap),
-            target_type=target_type,
-            target_id=target_id,
-            action=action,
+            query=dataclasses.replace(query, limit=min(query.limit, rt.limits.list_cap)),
         )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
+from service.domain.audit import AuditQuery
 from service.models import AuditEvent, Tenant
 from service.models.base import utcnow
 from service.store.base import Repository
@@ -58,26 +59,23 @@ class AuditRepository(Repository):
             await self.session.execute(insert(AuditEvent), rows)
             await self.session.execute(head)
 
-    async def list_events(
-        self,
-        *,
-        tenant_id: str,
-        after_seq: int = 0,
-        limit: int = 100,
-        target_type: str | None = None,
-        target_id: str | None = None,
-        action: str | None = None,
-    ) -> list[AuditEvent]:
+    async def list_events(self, *, tenant_id: str, query: AuditQuery) -> list[AuditEvent]:
         stmt = select(AuditEvent).where(
-            AuditEvent.tenant_id == tenant_id, AuditEvent.seq > after_seq
+            AuditEvent.tenant_id == tenant_id, AuditEvent.seq > query.after_seq
         )
-        if target_type:
-            stmt = stmt.where(AuditEvent.target_type == target_type)
-        if target_id:
-            stmt = stmt.where(AuditEvent.target_id == target_id)
-        if action:
-            stmt = stmt.where(AuditEvent.action == action)
-        stmt = stmt.order_by(AuditEvent.seq).limit(limit)
+        if query.target_type:
+            stmt = stmt.where(AuditEvent.target_type == query.target_type)
+        if query.target_id:
+            stmt = stmt.where(AuditEvent.target_id == query.target_id)
+        if query.action:
+            stmt = stmt.where(AuditEvent.action == query.action)
+        if query.actor:
+            stmt = stmt.where(AuditEvent.actor == query.actor)
+        if query.since is not None:
+            stmt = stmt.where(AuditEvent.created_at >= query.since)
+        if query.until is not None:
+            stmt = stmt.where(AuditEvent.created_at < query.until)
+        stmt = stmt.order_by(AuditEvent.seq).limit(query.limit)
         return list((await self.session.scalars(stmt)).all())
 
     async def chain(self, *, tenant_id: str, after_seq: int, limit: int) -> list[AuditEvent]:

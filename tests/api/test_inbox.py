@@ -589,6 +589,33 @@ class TestExpiry:
 
 
 class TestAudit:
+    async def test_audit_filters_by_actor_and_time(self, api: Api, tenant: str) -> None:
+        """The admin page's filters are the server's: actor, and a created-at window."""
+        async with api.client(tenant) as client:
+            item = await paused_refund(client)
+            await ok(
+                await client.post(
+                    f"/inbox/{item['id']}/decision",
+                    json=decision(item, {"type": "accept", "args": None}),
+                ),
+                202,
+            )
+            events = await ok(await client.get("/audit", params={"limit": 1000}))
+            resolve = next(e for e in events if e["action"] == "interrupt.resolve")
+            mine = await ok(await client.get("/audit", params={"actor": resolve["actor"]}))
+            assert mine
+            assert {e["actor"] for e in mine} == {resolve["actor"]}
+            nobody = await ok(await client.get("/audit", params={"actor": f"{tenant}:nobody"}))
+            assert nobody == []
+            window = {"since": resolve["created_at"], "action": "interrupt.resolve"}
+            assert [e["id"] for e in await ok(await client.get("/audit", params=window))] == [
+                resolve["id"]
+            ]
+            before = {"until": resolve["created_at"], "action": "interrupt.resolve"}
+            assert await ok(await client.get("/audit", params=before)) == []
+            bad = await client.get("/audit", params={"since": "yesterday"})
+            assert bad.status_code == 422
+
     async def test_chain_verifies_and_detects_tampering(self, api: Api, tenant: str) -> None:
         from sqlalchemy import text
 

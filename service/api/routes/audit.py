@@ -6,8 +6,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from service.api.deps import PrincipalDep, RuntimeDep
-from service.api.schemas.common import INT64_MAX
+from service.api.schemas.common import INT64_MAX, IsoDatetime
 from service.api.schemas.policies import audit_json
+from service.domain.audit import AuditQuery
 from service.services import audit
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -22,17 +23,12 @@ async def list_audit(
     target_type: str | None = Query(default=None, max_length=32),
     target_id: str | None = Query(default=None, max_length=200),
     action: str | None = Query(default=None, max_length=64),
+    actor: str | None = Query(default=None, max_length=300, description="the subject who acted"),
+    since: IsoDatetime | None = Query(default=None, description="created at or after"),
+    until: IsoDatetime | None = Query(default=None, description="created before"),
 ) -> list[dict[str, Any]]:
-    rows = await audit.list_events(
-        rt,
-        principal,
-        after_seq=after_seq,
-        limit=limit,
-        target_type=target_type,
-        target_id=target_id,
-        action=action,
-    )
-    return [audit_json(row) for row in rows]
+    query = AuditQuery(after_seq, limit, target_type, target_id, action, actor, since, until)
+    return [audit_json(row) for row in await audit.list_events(rt, principal, query)]
 
 
 @router.get("/verify")
