@@ -139,7 +139,8 @@ class BusHub:
     async def _call(self, writer: asyncio.StreamWriter, frame: Frame) -> Any:
         op = frame["op"]
         if op == "publish":
-            return await self.bus.publish(frame["run"], frame["event"], _bytes(frame["data"]))
+            data, window = _bytes(frame["data"]), bool(frame.get("window"))
+            return await self.bus.publish(frame["run"], frame["event"], data, window=window)
         if op == "finish":
             outcome = frame.get("outcome")
             await self.bus.finish(frame["run"], None if outcome is None else _bytes(outcome))
@@ -276,8 +277,11 @@ class SocketEventBus:
         self._link = link
         self._sids = itertools.count(1)
 
-    async def publish(self, run_id: str, event: str, data: bytes) -> str:
-        return str(await self._link.call("publish", run=run_id, event=event, data=_text(data)))
+    async def publish(self, run_id: str, event: str, data: bytes, *, window: bool = False) -> str:
+        sent = _text(data)
+        return str(
+            await self._link.call("publish", run=run_id, event=event, data=sent, window=window)
+        )
 
     async def finish(self, run_id: str, outcome: bytes | None = None) -> None:
         sent = None if outcome is None else _text(outcome)

@@ -39,6 +39,7 @@ class MemoryBell:
 class _RunStream:
     events: list[StreamEvent] = field(default_factory=list)
     offset: int = 0  # events dropped from the front (long-lived streams are capped)
+    times: deque[float] = field(default_factory=deque)  # publish times of a windowed stream
     done: bool = False
     finished_at: float = 0.0
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -75,13 +76,19 @@ class MemoryEventBus:
             if stream is not None and stream.done and stream.finished_at < cutoff:
                 del self._streams[run_id]
 
-    async def publish(self, run_id: str, event: str, data: bytes) -> str:
+    async def publish(self, run_id: str, event: str, data: bytes, *, window: bool = False) -> str:
         stream = self._stream(run_id)
         event_id = str(stream.end + 1)
         async with stream.changed:
             stream.events.append(StreamEvent(event_id, event, data))
-            if len(stream.events) > self._max_events:
-                dropped = len(stream.events) - self._max_events
+            dropped = max(0, len(stream.events) - self._max_events)
+            if window:  # only the replay window of a stream that never ends
+                now = time.monotonic()
+                stream.times.append(now)
+                while stream.times and stream.times[0] < now - self._replay_seconds:
+                    stream.times.popleft()
+                dropped = max(dropped, len(stream.events) - len(stream.times))
+            if dropped:
                 del stream.events[:dropped]
                 stream.offset += dropped
             stream.changed.notify_all()

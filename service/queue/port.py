@@ -46,8 +46,10 @@ class Bell(Protocol):
 
 
 class EventBus(Protocol):
-    async def publish(self, run_id: str, event: str, data: bytes) -> str:
-        """Append one event to the run's stream; returns its id."""
+    async def publish(self, run_id: str, event: str, data: bytes, *, window: bool = False) -> str:
+        """Append one event to the run's stream; returns its id. ``window``: a long-lived
+        stream (a tenant's inbox), never finished, keeps only the events of the replay window;
+        a run's stream keeps its events (up to a cap) until it ends."""
 
     def subscribe(
         self, run_id: str, last_event_id: str | None = None, *, from_end: bool = False
@@ -132,8 +134,8 @@ class PendingJobs:
             await bell.ring()
         for run_id, action in controls:
             await bus.send_control(run_id, action)
-        for stream, event, data in events:
-            await bus.publish(stream, event, data)
+        for stream, event, data in events:  # long-lived streams: the inbox, webhooks
+            await bus.publish(stream, event, data, window=True)
 
     def discard(self) -> None:
         self.rings, self.controls, self.events, self.notes = 0, [], [], []

@@ -76,6 +76,7 @@ from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.typing import EncodableT, FieldT
 
 from service.queue.coalesce import Coalescer
 from service.queue.port import END_EVENT, EndWatches, StreamEvent
@@ -364,13 +365,26 @@ class RedisEventBus:
     # ---- events ---------------------------------------------------------------------
 
     async def _append(
-        self, run_id: str, event: str, data: bytes, ttl_ms: int, *, announce: str | None = None
+        self,
+        run_id: str,
+        event: str,
+        data: bytes,
+        ttl_ms: int,
+        *,
+        announce: str | None = None,
+        window: bool = False,
     ) -> str:
-        """XADD and PEXPIRE (and PUBLISH ``announce`` on the control channel), one round trip."""
+        """XADD and PEXPIRE (and PUBLISH ``announce`` on the control channel), one round trip.
+        A ``window`` stream is trimmed by age (MINID: ids are milliseconds), a run's by count."""
         key = self.stream_key(run_id)
+        fields: dict[FieldT, EncodableT] = {"event": event, "data": data}
 
         def commands(pipe: Pipeline) -> None:
-            pipe.xadd(key, {"event": event, "data": data}, maxlen=self._maxlen, approximate=True)
+            if window:
+                oldest = f"{int(time.time() * 1000) - self._replay_ms}-0"
+                pipe.xadd(key, fields, minid=oldest, approximate=False)
+            else:
+                pipe.xadd(key, fields, maxlen=self._maxlen, approximate=True)
             pipe.pexpire(key, ttl_ms)
             if announce is not None:
                 pipe.publish(self.channel, announce)
@@ -384,8 +398,8 @@ class RedisEventBus:
                 raise reply
         return _text(replies[0])
 
-    async def publish(self, run_id: str, event: str, data: bytes) -> str:
-        return await self._append(run_id, event, data, self._live_ttl_ms)
+    async def publish(self, run_id: str, event: str, data: bytes, *, window: bool = False) -> str:
+        return await self._append(run_id, event, data, self._live_ttl_ms, window=window)
 
     async def finish(self, run_id: str, outcome: bytes | None = None) -> None:
         """The end marker, and word to every process that the run ended (``watch_end``),

@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 from service.queue import redis_adapter
 from service.queue.port import END_EVENT, Bell, EventBus, StreamEvent
 from service.queue.redis_adapter import RedisBell, RedisEventBus
-from tests.contract.conftest import QueueKit, RedisKit
+from tests.contract.conftest import MemoryKit, QueueKit, RedisKit, SocketKit
 
 T = TypeVar("T")
 
@@ -130,6 +130,33 @@ async def test_subscribe_from_none_replays_everything_in_order(kit: QueueKit) ->
     got = await collect(bus.subscribe(run, None))
     assert as_tuples(got) == sent
     assert all(e.event != END_EVENT for e in got)
+
+
+@pytest.mark.parametrize("name", ["memory", "socket", "redis"])
+async def test_a_windowed_stream_keeps_only_the_replay_window(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    """A tenant's inbox stream never ends: it keeps the replay window's events, not the last
+    10,000 (the 30-minute soak, R16, saw Redis grow by the inbox stream)."""
+    made: QueueKit
+    if name == "memory":
+        made = MemoryKit(replay_seconds=0.5)
+    elif name == "socket":
+        made = SocketKit(replay_seconds=0.5)
+        await made.start()
+    else:
+        made = RedisKit(request.getfixturevalue("redis_url"), replay_seconds=0.5)
+    try:
+        bus, stream = made.bus(), f"inbox:{new_run()}"
+        for i in range(10):
+            await bus.publish(stream, "interrupt.created", payload(i), window=True)
+        await asyncio.sleep(0.7)
+        recent = await bus.publish(stream, "interrupt.created", payload(10), window=True)
+        await bus.finish(stream)
+        got = await collect(bus.subscribe(stream, None))
+        assert [e.id for e in got] == [recent]
+    finally:
+        await made.aclose()
 
 
 async def test_subscribe_after_an_id_gives_exactly_the_rest(kit: QueueKit) -> None:

@@ -58,9 +58,24 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def tree_rss_mb(pid: int) -> float:
+    """A worker is a supervisor and the child processes that run the graphs: all of them."""
+    total = rss_mb(pid)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                total += rss_mb(int(entry.name))
+        except (OSError, ValueError):
+            continue  # it ended meanwhile
+    return total
+
+
 def sample(cluster: Cluster) -> dict[str, float]:
     figures = {f"api{i}": rss_mb(s.process.pid) for i, s in enumerate(cluster.apis)}
-    figures |= {f"worker{i}": rss_mb(w.pid) for i, w in enumerate(cluster.workers)}
+    figures |= {f"worker{i}": tree_rss_mb(w.pid) for i, w in enumerate(cluster.workers)}
     figures["pg_connections"] = float(
         cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")[0][
             0
