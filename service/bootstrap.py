@@ -27,7 +27,8 @@ from service.queue.local_socket import (
 )
 from service.queue.memory import MemoryBell, MemoryEventBus
 from service.queue.port import Bell, EventBus
-from service.queue.redis_adapter import RedisBell, RedisEventBus
+from service.queue.redis_adapter import RedisEventBus
+from service.queue.redis_bell import RedisBell
 from service.services.execution import RunWorker, WorkerConfig
 from service.services.policies import policy_loader
 from service.services.runtime import Limits, Runtime

@@ -18,7 +18,7 @@ from typing import Protocol
 import redis.asyncio as aioredis
 
 from service.domain.rates import Rate, gcra
-from service.queue.redis_adapter import OP_TIMEOUT, client_from_url
+from service.queue.redis_client import OP_TIMEOUT, client_from_url
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Redis bell and event bus for production (API and workers in separate processes).
+"""Redis event bus for production (API and workers in separate processes); the bell is
+``redis_bell.py``, the shared client settings ``redis_client.py``.
 
 Postgres is the source of truth for runs. Redis only shortens latencies, and it may lose
 everything at any moment (``FLUSHALL``, a restart, ``SHUTDOWN NOSAVE``) or stall
@@ -7,17 +8,6 @@ everything at any moment (``FLUSHALL``, a restart, ``SHUTDOWN NOSAVE``) or stall
 parts, never a run (workers poll the ledger, leases and the reaper recover the rest).
 
 Keys (``prefix`` defaults to ``countersign``; one prefix per deployment):
-
-``{prefix}:bell``
-    LIST used as a doorbell. ``ring()`` is ``LPUSH`` of a token followed by ``LTRIM`` to
-    ``bell_depth`` entries, so the list never grows without bound; ``wait(t)`` is ``BLPOP``
-    with that timeout. A list rather than pub/sub because a ring made while no worker is
-    waiting (all busy, or between two waits) stays in the list and is picked up by the next
-    ``wait``; a pub/sub message would be lost. Each ``BLPOP`` takes one token, so one ring
-    wakes exactly one of the workers blocked on the key (in any process); a burst of rings
-    wakes up to ``bell_depth`` of them. Spare tokens only cause a cheap extra claim attempt.
-    ``ring()`` never raises and gives up after ``ring_timeout`` (200 ms): the caller has
-    already committed, and the worker's poll finds the run anyway.
 
 ``{prefix}:run:{run_id}:events``
     STREAM per run. ``publish`` is ``XADD ... MAXLEN ~ maxlen`` (10,000: a runaway run cannot
@@ -65,128 +55,48 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Self
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.typing import EncodableT, FieldT
 
 from service.queue.coalesce import Coalescer
 from service.queue.port import END_EVENT, EndWatches, StreamEvent
+from service.queue.redis_client import (
+    BLOCK_SECONDS,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PREFIX,
+    OP_TIMEOUT,
+    Complaints,
+    block_cap,
+    bytes_of,
+    client_from_url,
+    entries,
+    field_of,
+    id_order,
+    text_of,
+    valid_stream_id,
+)
 
 log = logging.getLogger(__name__)
 
 ControlHandler = Callable[[str, str], Awaitable[None]]
 
-DEFAULT_PREFIX = "countersign"
-DEFAULT_MAX_CONNECTIONS = 1000
-RING_TIMEOUT = 0.2  # seconds; ring() runs right after a commit, in the request path
-OP_TIMEOUT = 1.0  # seconds; bound of publish/finish/has_stream and of connecting
 ENDED_ACTION = "ended"  # on the control channel: a run ended (wakes /wait and /join)
 CONTROL_TIMEOUT = 0.5  # seconds; send_control also runs after a commit
-BLOCK_SECONDS = 5.0  # longest single server-side block of XREAD / BLPOP
 STREAM_MAXLEN = 10_000  # approximate cap of one run's stream
 LIVE_TTL_SECONDS = 3600.0  # at least this long while a run is still publishing
-BELL_DEPTH = 32  # most tokens the bell list keeps
 READ_COUNT = 500  # stream entries per XREAD
 INBOX_BACKLOG = 10 * READ_COUNT  # entries a subscriber may lag behind its follower
 RETRY_MIN, RETRY_MAX = 0.05, 1.0  # backoff of readers and of the control listener
-WAIT_ERROR_PAUSE = 1.0  # longest pause of Bell.wait after a Redis error
 LISTEN_POLL = 1.0  # control listener: seconds per get_message
 PING_AFTER = 15.0  # control listener: ping when nothing was heard for this long
 PING_GRACE = 10.0  # ... and reconnect when the pong does not come within this
-
-REDIS_PY_SOCKET_TIMEOUT = 5.0  # redis-py's Connection default (redis._defaults)
-
-_STREAM_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
-_U64 = 2**64
-
-
-def client_from_url(url: str, max_connections: int, options: Mapping[str, Any]) -> aioredis.Redis:
-    settings: dict[str, Any] = {
-        "max_connections": max_connections,
-        "socket_connect_timeout": OP_TIMEOUT,
-        # longer than one blocking read, so blocked XREAD/BLPOP never trip it
-        "socket_timeout": BLOCK_SECONDS + 5.0,
-        # Redis.from_url does not retry at all: a pooled connection that Redis closed
-        # (restart, CLIENT KILL, idle timeout) would fail its next command. Reconnect instead;
-        # the asyncio.timeout around every call still bounds the total time.
-        "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=2),
-        **options,
-    }
-    return aioredis.Redis.from_url(url, **settings)
-
-
-def _block_cap(client: aioredis.Redis, wanted: float) -> float:
-    """The longest server-side block the client's socket timeout allows."""
-    options = client.connection_pool.connection_kwargs
-    # absent (e.g. Redis.from_url without it) means redis-py's connection default
-    socket_timeout = options.get("socket_timeout", REDIS_PY_SOCKET_TIMEOUT)
-    if socket_timeout is None:
-        return wanted
-    limit = float(socket_timeout)
-    limit = limit - 0.5 if limit > 1.0 else limit / 2
-    return max(0.05, min(wanted, limit))
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode()
-    return str(value)
-
-
-def _bytes(value: object) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode()
-    return b""
-
-
-def _valid_stream_id(value: str | None) -> str | None:
-    if not value:
-        return None
-    match = _STREAM_ID.fullmatch(value.strip())
-    if match is None or int(match[1]) >= _U64 or int(match[2]) >= _U64:
-        return None
-    return match[0]
-
-
-def _entries(reply: object) -> Iterator[tuple[str, Mapping[Any, Any]]]:
-    """``(id, fields)`` pairs of an XREAD reply, whatever its shape.
-
-    redis-py shapes XREAD replies by protocol and options: ``[[key, [(id, fields), ...]]]``
-    (RESP2 shapes, the default), ``{key: [[(id, fields), ...]]}`` (RESP3) or
-    ``{key: [(id, fields), ...]}`` (unified). Only one stream is read at a time, so every
-    ``(id, dict)`` pair in the reply belongs to it, in order.
-    """
-    if isinstance(reply, Mapping):
-        for value in reply.values():
-            yield from _entries(value)
-    elif isinstance(reply, list | tuple):
-        if len(reply) == 2 and isinstance(reply[0], bytes | str) and isinstance(reply[1], Mapping):
-            yield _text(reply[0]), reply[1]
-            return
-        for item in reply:
-            if isinstance(item, list | tuple | Mapping):
-                yield from _entries(item)
-
-
-def _field(fields: Mapping[Any, Any], name: str) -> object:
-    value = fields.get(name.encode())
-    return fields.get(name) if value is None else value
-
-
-def _id_order(entry_id: str) -> tuple[int, int]:
-    millis, _, seq = entry_id.partition("-")
-    return int(millis), int(seq or 0)
 
 
 class _Inbox:
@@ -216,99 +126,6 @@ class _Follower:
         self.task: asyncio.Task[None]
 
 
-class _Complaints:
-    """Logs failures of one kind at WARNING at most every ``every`` seconds (else DEBUG)."""
-
-    def __init__(self, what: str, every: float = 10.0) -> None:
-        self._what = what
-        self._every = every
-        self._last = -every
-
-    def failed(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        if now - self._last >= self._every:
-            self._last = now
-            log.warning("redis: %s failed: %r", self._what, exc)
-        else:
-            log.debug("redis: %s failed: %r", self._what, exc)
-
-
-class RedisBell:
-    """``Bell`` on a Redis list: LPUSH + LTRIM to ring, BLPOP to wait (see the module doc)."""
-
-    def __init__(
-        self,
-        client: aioredis.Redis,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        ring_timeout: float = RING_TIMEOUT,
-        op_timeout: float = OP_TIMEOUT,
-        bell_depth: int = BELL_DEPTH,
-        owns_client: bool = False,
-    ) -> None:
-        self._client = client
-        self.key = f"{prefix}:bell"
-        self._ring_timeout = ring_timeout
-        self._op_timeout = op_timeout
-        self._depth = max(1, bell_depth)
-        self._owns_client = owns_client
-        self._closed = False
-        self._block = _block_cap(client, BLOCK_SECONDS)
-        self._ring_failures = _Complaints("ringing the bell")
-        self._wait_failures = _Complaints("waiting on the bell")
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        **options: Any,
-    ) -> Self:
-        """A bell on its own client; ``options`` go to ``redis.asyncio.Redis.from_url``."""
-        client = client_from_url(url, max_connections, options)
-        return cls(client, prefix=prefix, owns_client=True)
-
-    async def ring(self) -> None:
-        try:
-            async with asyncio.timeout(self._ring_timeout):
-                async with self._client.pipeline(transaction=False) as pipe:
-                    pipe.lpush(self.key, b"1")
-                    pipe.ltrim(self.key, 0, self._depth - 1)
-                    await pipe.execute()
-        except Exception as exc:  # a lost ring costs latency, never a run
-            self._ring_failures.failed(exc)
-
-    async def wait(self, timeout: float) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(0.0, timeout)
-        blocked = False
-        try:
-            while True:
-                remaining = deadline - loop.time()
-                if remaining < 0.01:
-                    if blocked:
-                        return False
-                    async with asyncio.timeout(self._op_timeout):
-                        return await self._client.lpop(self.key) is not None
-                block = min(remaining, self._block)
-                async with asyncio.timeout(block + self._op_timeout):
-                    popped = await self._client.blpop([self.key], timeout=block)
-                blocked = True
-                if popped is not None:
-                    return True
-        except Exception as exc:
-            self._wait_failures.failed(exc)
-            await asyncio.sleep(min(max(0.0, deadline - loop.time()), WAIT_ERROR_PAUSE))
-            return False
-
-    async def aclose(self) -> None:
-        if self._owns_client and not self._closed:
-            self._closed = True
-            await self._client.aclose()
-
-
 class RedisEventBus:
     """``EventBus`` on one Redis stream per run plus a pub/sub control channel."""
 
@@ -331,7 +148,7 @@ class RedisEventBus:
         self._replay_ms = max(1, int(replay_seconds * 1000))
         self._live_ttl_ms = max(self._replay_ms, int(LIVE_TTL_SECONDS * 1000))
         self._maxlen = maxlen
-        self._block = _block_cap(client, block_seconds)
+        self._block = block_cap(client, block_seconds)
         self._op_timeout = op_timeout
         self._control_timeout = control_timeout
         self._owns_client = owns_client
@@ -342,8 +159,8 @@ class RedisEventBus:
         self._followers: dict[str, _Follower] = {}
         self._subscribed = asyncio.Event()
         self._closed = False
-        self._control_failures = _Complaints("sending a control message")
-        self._listen_failures = _Complaints("listening for control messages")
+        self._control_failures = Complaints("sending a control message", log)
+        self._listen_failures = Complaints("listening for control messages", log)
 
     @classmethod
     def from_url(
@@ -396,7 +213,7 @@ class RedisEventBus:
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        return _text(replies[0])
+        return text_of(replies[0])
 
     async def publish(self, run_id: str, event: str, data: bytes, *, window: bool = False) -> str:
         return await self._append(run_id, event, data, self._live_ttl_ms, window=window)
@@ -422,19 +239,19 @@ class RedisEventBus:
     async def _last_id(self, key: str) -> str:
         async with asyncio.timeout(self._op_timeout):
             newest = await self._client.xrevrange(key, count=1)
-        return next((entry_id for entry_id, _ in _entries([[key, newest]])), "0-0")
+        return next((entry_id for entry_id, _ in entries([[key, newest]])), "0-0")
 
     async def subscribe(
         self, run_id: str, last_event_id: str | None = None, *, from_end: bool = False
     ) -> AsyncIterator[StreamEvent]:
         key = self.stream_key(run_id)
-        position = _valid_stream_id(last_event_id) or "0-0"
-        if from_end and _valid_stream_id(last_event_id) is None:
+        position = valid_stream_id(last_event_id) or "0-0"
+        if from_end and valid_stream_id(last_event_id) is None:
             try:
                 position = await self._last_id(key)
             except Exception as exc:
                 log.warning("redis: reading the end of %s failed: %r", key, exc)
-        failures = _Complaints(f"reading the events of run {run_id}")
+        failures = Complaints(f"reading the events of run {run_id}", log)
         while True:  # once, unless this subscriber fell too far behind its follower
             inbox = _Inbox()
             follower = self._join(key, inbox)
@@ -446,10 +263,10 @@ class RedisEventBus:
                     batch = await self._read_now(key, position, failures)
                     for entry_id, fields in batch:
                         position = entry_id
-                        event = _text(_field(fields, "event"))
+                        event = text_of(field_of(fields, "event"))
                         if event == END_EVENT:
                             return
-                        yield StreamEvent(entry_id, event, _bytes(_field(fields, "data")))
+                        yield StreamEvent(entry_id, event, bytes_of(field_of(fields, "data")))
                     if len(batch) < READ_COUNT:
                         break
                 while not inbox.overflowed:
@@ -458,18 +275,18 @@ class RedisEventBus:
                         await inbox.wake.wait()
                         continue
                     entry_id, fields = inbox.entries.popleft()
-                    if _id_order(entry_id) <= _id_order(position):
+                    if id_order(entry_id) <= id_order(position):
                         continue
                     position = entry_id
-                    event = _text(_field(fields, "event"))
+                    event = text_of(field_of(fields, "event"))
                     if event == END_EVENT:
                         return
-                    yield StreamEvent(entry_id, event, _bytes(_field(fields, "data")))
+                    yield StreamEvent(entry_id, event, bytes_of(field_of(fields, "data")))
             finally:
                 self._leave(key, follower, inbox)
 
     async def _read_now(
-        self, key: str, position: str, failures: _Complaints
+        self, key: str, position: str, failures: Complaints
     ) -> list[tuple[str, Mapping[Any, Any]]]:
         """Entries after ``position`` that are there now (no block); retried until Redis answers."""
         delay = RETRY_MIN
@@ -477,7 +294,7 @@ class RedisEventBus:
             try:
                 async with asyncio.timeout(self._op_timeout):
                     reply = await self._client.xread({key: position}, count=READ_COUNT)
-                return list(_entries(reply))
+                return list(entries(reply))
             except Exception as exc:
                 failures.failed(exc)
                 await asyncio.sleep(delay)
@@ -503,7 +320,7 @@ class RedisEventBus:
     async def _follow(self, key: str, follower: _Follower) -> None:
         """The one blocking XREAD of ``key`` in this process; hands every entry to each inbox."""
         delay = RETRY_MIN
-        failures = _Complaints(f"following {key}")
+        failures = Complaints(f"following {key}", log)
         while True:
             try:
                 position = await self._last_id(key)
@@ -527,13 +344,13 @@ class RedisEventBus:
                 delay = min(delay * 2, RETRY_MAX)
                 continue
             delay = RETRY_MIN
-            batch = list(_entries(reply))
+            batch = list(entries(reply))
             if not batch:
                 continue
             position = batch[-1][0]
             for inbox in list(follower.inboxes):
                 inbox.hand(batch)
-            if any(_text(_field(fields, "event")) == END_EVENT for _, fields in batch):
+            if any(text_of(field_of(fields, "event")) == END_EVENT for _, fields in batch):
                 return
 
     # ---- control --------------------------------------------------------------------
@@ -599,7 +416,7 @@ class RedisEventBus:
                         raise RedisConnectionError("control channel went silent")
                     continue
                 heard, pinged = now, False
-                kind = _text(message.get("type"))
+                kind = text_of(message.get("type"))
                 if kind == "subscribe":
                     self._subscribed.set()
                 elif kind == "message":
@@ -612,7 +429,7 @@ class RedisEventBus:
 
     async def _dispatch(self, raw: object) -> None:
         try:
-            message = json.loads(_bytes(raw) if not isinstance(raw, str) else raw)
+            message = json.loads(bytes_of(raw) if not isinstance(raw, str) else raw)
             run_id, action = message["run_id"], message["action"]
             if not isinstance(run_id, str) or not isinstance(action, str):
                 raise TypeError("run_id and action must be strings")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +24,6 @@ from service.authz.enforcer import (
     Rule,
     compile_rules,
     default_rules,
-    enforce_explained,
     load_rules,
     platform_rules,
     save_diff,
@@ -37,13 +35,11 @@ from service.authz.fields import (
     check_field,
     check_object,
     check_scope,
-    interrupt_object,
     role_subject,
     subject_of_user,
     user_subject,
 )
 from service.authz.guard import PolicyLoader
-from service.domain.interrupts import InterruptStatus
 from service.domain.principal import Principal
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.models import PolicyChange
@@ -81,14 +77,14 @@ def describe(policy: TenantPolicy, rules: Sequence[Rule]) -> dict[str, Any]:
     }
 
 
-async def _current(uow: UnitOfWork, rt: Runtime, tenant_id: str) -> list[Rule]:
+async def current_rules(uow: UnitOfWork, rt: Runtime, tenant_id: str) -> list[Rule]:
     return await load_rules(uow.store.session.get_bind(), tenant_id, uow.store.session)
 
 
 async def view(rt: Runtime, principal: Principal) -> dict[str, Any]:
     await rt.authz.require(principal, "policies", "read")
     async with rt.transaction() as uow:
-        rules = await _current(uow, rt, principal.tenant_id)
+        rules = await current_rules(uow, rt, principal.tenant_id)
         version = await uow.store.policies.version(principal.tenant_id)
     return describe(compile_rules(principal.tenant_id, version, rules), rules)
 
@@ -96,7 +92,7 @@ async def view(rt: Runtime, principal: Principal) -> dict[str, Any]:
 async def export_rules(rt: Runtime, principal: Principal) -> dict[str, Any]:
     await rt.authz.require(principal, "policies", "read")
     async with rt.transaction() as uow:
-        rules = await _current(uow, rt, principal.tenant_id)
+        rules = await current_rules(uow, rt, principal.tenant_id)
         version = await uow.store.policies.version(principal.tenant_id)
     return {"tenant_id": principal.tenant_id, "version": version, "rules": sorted(rules)}
 
@@ -170,7 +166,7 @@ async def _apply(
         version = await uow.store.policies.lock_version(tenant_id)
         if expected_version is not None and expected_version != version:
             raise Conflict(f"Policy is at version {version}, not {expected_version}.")
-        before_rules = await _current(uow, rt, tenant_id)
+        before_rules = await current_rules(uow, rt, tenant_id)
         after_rules = validate_rules(change([list(r) for r in before_rules]), tenant_id)
         before = compile_rules(tenant_id, version, before_rules)
         after = compile_rules(tenant_id, version + 1, after_rules)
@@ -343,97 +339,6 @@ async def history(
         )
 
 
-# ---- explaining -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DryRun:
-    allowed: bool
-    rule: list[str] | None
-    roles: list[str]
-    casbin_allowed: bool
-    casbin_rule: list[str]
-
-
-async def dry_run(
-    rt: Runtime,
-    principal: Principal,
-    *,
-    user: str | None,
-    role: str | None,
-    obj: str,
-    act: str,
-    own: bool,
-    rules: Sequence[Sequence[Any]] | None = None,
-) -> DryRun:
-    """Would this be allowed? Against the stored policy, or against ``rules`` before saving."""
-    await rt.authz.require(principal, "policies", "read")
-    if (user is None) == (role is None):
-        raise InvalidInput("Give either a user or a role.")
-    subject = user_subject(user) if user is not None else role_subject(role or "")
-    check_object(obj)
-    check_action(act)
-    async with rt.transaction() as uow:
-        stored = await _current(uow, rt, principal.tenant_id)
-        version = await uow.store.policies.version(principal.tenant_id)
-    candidate = validate_rules(rules, principal.tenant_id) if rules is not None else stored
-    policy = compile_rules(principal.tenant_id, version, candidate)
-    decision = policy.decide(subject, obj, act, own=own)
-    casbin_allowed, casbin_rule = await enforce_explained(
-        candidate, [subject, principal.tenant_id, obj, act, "own" if own else "other"]
-    )
-    return DryRun(
-        allowed=decision.allowed,
-        rule=decision.grant.rule(principal.tenant_id) if decision.grant else None,
-        roles=list(decision.roles),
-        casbin_allowed=casbin_allowed,
-        casbin_rule=casbin_rule,
-    )
-
-
-async def effective(rt: Runtime, principal: Principal, user: str) -> dict[str, Any]:
-    await rt.authz.require(principal, "policies", "read")
-    policy = await rt.authz.policy(principal.tenant_id)
-    subject = user_subject(user)
-    grants = policy.grants(subject)
-    return {
-        "user": user,
-        "roles": sorted(policy.roles(subject)),
-        "permissions": [
-            {"object": obj, "action": act, "scope": scope, "via": via}
-            for obj, act, scope, via in sorted(
-                {(g.obj, g.act, g.scope, g.subject) for found in grants.values() for g in found}
-            )
-        ],
-        "rank": ranks.user_rank(policy, subject),
-    }
-
-
-async def who_can_decide(
-    rt: Runtime, principal: Principal, interrupt_row_id: str
-) -> dict[str, Any]:
-    """Members who may decide one pending interrupt (accept/respond/ignore, and edit)."""
-    await rt.authz.require(principal, "policies", "read")
-    async with rt.transaction() as uow:
-        row = await uow.store.interrupts.get(interrupt_row_id, tenant_id=principal.tenant_id)
-        thread = (
-            await uow.store.threads.get(row.thread_id, tenant_id=principal.tenant_id)
-            if row
-            else None
-        )
-    if row is None or thread is None or row.status != InterruptStatus.pending.value:
-        raise NotFound("Interrupt not found.")
-    policy = await rt.authz.policy(principal.tenant_id)
-    obj = interrupt_object(row.type)
-    result: dict[str, list[str]] = {"decide": [], "edit": []}
-    for member in sorted(policy.members()):
-        owner = thread.owner == subject_of_user(member)
-        for act in result:
-            if policy.decide(member, obj, act, own=owner).allowed:
-                result[act].append(subject_of_user(member))
-    return {"interrupt_id": row.id, "type": row.type, "thread_owner": thread.owner, **result}
-
-
 # ---- system-side helpers (CLI, tenant creation, tests) --------------------------------
 
 
@@ -522,7 +427,7 @@ async def watch_changes(rt: Runtime, *, interval: float = 1.0, window: float = 3
 
 async def export_system(rt: Runtime, tenant_id: str) -> dict[str, Any]:
     async with rt.transaction() as uow:
-        rules = await _current(uow, rt, tenant_id)
+        rules = await current_rules(uow, rt, tenant_id)
         version = await uow.store.policies.version(tenant_id)
     return {"tenant_id": tenant_id, "version": version, "rules": sorted(rules)}
 

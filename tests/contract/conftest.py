@@ -28,7 +28,8 @@ from service.queue.local_socket import (
 )
 from service.queue.memory import MemoryBell, MemoryEventBus
 from service.queue.port import Bell, EventBus
-from service.queue.redis_adapter import RedisBell, RedisEventBus
+from service.queue.redis_adapter import RedisEventBus
+from service.queue.redis_bell import RedisBell
 
 REDIS_URL = os.environ.get("COUNTERSIGN_TEST_REDIS", "redis://127.0.0.1:6379/15")
 

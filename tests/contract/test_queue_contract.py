@@ -25,7 +25,8 @@ import redis.asyncio as aioredis
 
 from service.queue import redis_adapter
 from service.queue.port import END_EVENT, Bell, EventBus, StreamEvent
-from service.queue.redis_adapter import RedisBell, RedisEventBus
+from service.queue.redis_adapter import RedisEventBus
+from service.queue.redis_bell import RedisBell
 from tests.contract.conftest import MemoryKit, QueueKit, RedisKit, SocketKit
 
 T = TypeVar("T")

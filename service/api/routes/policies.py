@@ -20,7 +20,7 @@ from service.api.schemas.policies import (
     RollbackBody,
     change_json,
 )
-from service.services import policies
+from service.services import policies, policy_explain
 
 router = APIRouter(prefix="/policies", tags=["policies"])
 
@@ -116,7 +116,7 @@ async def remove_parent(
 
 @router.post("/test", response_model=DryRunOut)
 async def dry_run(body: DryRunBody, rt: RuntimeDep, principal: PrincipalDep) -> Any:
-    result = await policies.dry_run(
+    result = await policy_explain.dry_run(
         rt,
         principal,
         user=body.user,
@@ -131,12 +131,12 @@ async def dry_run(body: DryRunBody, rt: RuntimeDep, principal: PrincipalDep) -> 
 
 @router.get("/effective/{user}")
 async def effective_permissions(user: str, rt: RuntimeDep, principal: PrincipalDep) -> Any:
-    return await policies.effective(rt, principal, user)
+    return await policy_explain.effective(rt, principal, user)
 
 
 @router.get("/who-can-decide/{interrupt_id}")
 async def who_can_decide(interrupt_id: str, rt: RuntimeDep, principal: PrincipalDep) -> Any:
-    return await policies.who_can_decide(rt, principal, interrupt_id)
+    return await policy_explain.who_can_decide(rt, principal, interrupt_id)
 
 
 @router.get("/history")
