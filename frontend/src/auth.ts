@@ -41,26 +41,31 @@ function base64UrlDecode(part: string): string {
   return new TextDecoder().decode(bytes);
 }
 
+/** A JWT's payload, unverified (the server verifies every request); null when it is not one. */
+export function payloadOf(token: string): Record<string, unknown> | null {
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts[1]) return null;
+  try {
+    const payload: unknown = JSON.parse(base64UrlDecode(parts[1]));
+    return typeof payload === "object" && payload !== null ? (payload as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * What the token says about its holder, for display only: the server verifies every request.
  * Returns null when the text is not a JWT at all.
  */
 export function readClaims(token: string): Claims | null {
-  const parts = token.split(".");
-  if (parts.length !== 3 || !parts[1]) return null;
-  try {
-    const payload: unknown = JSON.parse(base64UrlDecode(parts[1]));
-    if (typeof payload !== "object" || payload === null) return null;
-    const record = payload as Record<string, unknown>;
-    const sub = record["sub"];
-    const tenant = record["tenant"];
-    const exp = record["exp"];
-    return {
-      sub: typeof sub === "string" ? sub : "?",
-      tenant: typeof tenant === "string" ? tenant : "?",
-      exp: typeof exp === "number" ? exp : null,
-    };
-  } catch {
-    return null;
-  }
+  const record = payloadOf(token);
+  if (record === null) return null;
+  const sub = record["sub"];
+  const tenant = record["tenant"];
+  const exp = record["exp"];
+  return {
+    sub: typeof sub === "string" ? sub : "?",
+    tenant: typeof tenant === "string" ? tenant : "?",
+    exp: typeof exp === "number" ? exp : null,
+  };
 }

@@ -4,6 +4,8 @@
 // Only the flow's one-time values (verifier, state, nonce, where to return) are kept in
 // sessionStorage between the redirect and the callback; the token itself is kept by auth.ts.
 
+import { payloadOf } from "./auth";
+
 export interface OidcConfig {
   issuer: string;
   client_id: string;
@@ -127,19 +129,6 @@ export function isCallback(pathname: string): boolean {
   return pathname === `${import.meta.env.BASE_URL}${CALLBACK_PATH}`;
 }
 
-function claimOf(token: string, name: string): unknown {
-  const part = token.split(".")[1];
-  if (!part) return undefined;
-  try {
-    const padded = part.replace(/-/g, "+").replace(/_/g, "/");
-    const json = new TextDecoder().decode(Uint8Array.from(atob(padded), (c) => c.charCodeAt(0)));
-    const payload: unknown = JSON.parse(json);
-    return typeof payload === "object" && payload !== null ? (payload as Record<string, unknown>)[name] : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function tokenRequest(endpoint: string, form: Record<string, string>): Promise<Record<string, unknown>> {
   const response = await fetch(endpoint, {
     method: "POST",
@@ -182,7 +171,7 @@ export async function completeSignIn(config: OidcConfig, search: string): Promis
     code_verifier: pending.verifier,
   });
   const idToken = body["id_token"];
-  if (typeof idToken === "string" && claimOf(idToken, "nonce") !== pending.nonce) {
+  if (typeof idToken === "string" && payloadOf(idToken)?.["nonce"] !== pending.nonce) {
     throw new SignInError("The identity provider's answer is not for this sign-in (nonce).");
   }
   const refresh = body["refresh_token"];
@@ -207,7 +196,7 @@ export async function refreshSignIn(config: OidcConfig, refreshToken: string): P
 
 /** Milliseconds until a token should be renewed: a minute before it expires (never < 5 s). */
 export function renewIn(token: string, now: number = Date.now()): number | null {
-  const exp = claimOf(token, "exp");
+  const exp = payloadOf(token)?.["exp"];
   if (typeof exp !== "number") return null;
   return Math.max(5_000, exp * 1000 - now - 60_000);
 }

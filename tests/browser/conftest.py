@@ -147,13 +147,17 @@ class Tenant:
 
     def refund(self, **overrides: Any) -> dict[str, Any]:
         """Runs the demo refund agent as alice up to its interrupt; returns the inbox item."""
+        return self.paused("refund_agent", {"request": {**REFUND, **overrides}})
+
+    def paused(self, assistant_id: str, graph_input: dict[str, Any]) -> dict[str, Any]:
+        """Runs a demo graph as alice up to its interrupt; returns the inbox item."""
         thread = self.api("POST", "/threads", json={"metadata": {"case": uuid.uuid4().hex}})
         assert thread.status_code == 200, thread.text
         tid = thread.json()["thread_id"]
         run = self.api(
             "POST",
             f"/threads/{tid}/runs/wait",
-            json={"assistant_id": "refund_agent", "input": {"request": {**REFUND, **overrides}}},
+            json={"assistant_id": assistant_id, "input": graph_input},
         )
         assert run.status_code == 200, run.text
         items = self.api("GET", "/inbox", params={"limit": 1000}).json()["items"]

@@ -6,7 +6,6 @@ Every test leaves a screenshot in test-results/screenshots/."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,17 +34,7 @@ def signed_in(tenant: Tenant, browser: Browser, subject: str, **options: Any) ->
 
 def publish_request(tenant: Tenant) -> dict[str, Any]:
     """Runs the publish workflow (a raw interrupt asking a question) to its pause."""
-    thread = tenant.api("POST", "/threads", json={"metadata": {"case": uuid.uuid4().hex}})
-    tid = thread.json()["thread_id"]
-    run = tenant.api(
-        "POST",
-        f"/threads/{tid}/runs/wait",
-        json={"assistant_id": "publish_workflow", "input": {"topic": "pumpkins"}},
-    )
-    assert run.status_code == 200, run.text
-    items = tenant.api("GET", "/inbox", params={"limit": 1000}).json()["items"]
-    (item,) = [i for i in items if i["thread_id"] == tid]
-    return dict(item)
+    return tenant.paused("publish_workflow", {"topic": "pumpkins"})
 
 
 def row_of(page: Page, item: dict[str, Any]) -> Any:

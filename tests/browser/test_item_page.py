@@ -4,26 +4,16 @@ ignore, and takes one-letter keys."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import Tenant
-from tests.fixtures.app import ROOT
+from tests.browser.conftest import Tenant, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-SHOTS = ROOT / "test-results" / "screenshots"
-
 
 def shot(page: Page, name: str) -> None:
-    """Saves a screenshot of the page and checks that it is there."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path: Path = SHOTS / f"item-page-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.is_file()
-    assert path.stat().st_size > 0
+    screenshot(page, f"item-page-{name}")
 
 
 def decide_button(page: Page, name: str) -> Locator:
@@ -199,15 +189,7 @@ def test_a_raw_interrupt_is_answered_only_with_what_was_typed(
     tenant: Tenant, browser: Browser
 ) -> None:
     tenant.member("rita", "reviewer")
-    thread = tenant.api("POST", "/threads", json={"metadata": {}}).json()["thread_id"]
-    run = tenant.api(
-        "POST",
-        f"/threads/{thread}/runs/wait",
-        json={"assistant_id": "publish_workflow", "input": {"topic": "raw"}},
-    )
-    assert run.status_code == 200, run.text
-    items = tenant.api("GET", "/inbox", params={"limit": 1000}).json()["items"]
-    (item,) = [i for i in items if i["thread_id"] == thread]
+    item = tenant.paused("publish_workflow", {"topic": "raw"})
     page = tenant.page("rita", browser, f"items/{item['id']}")
 
     expect(page.get_by_test_id("item-question")).to_have_text("Publish this post?")

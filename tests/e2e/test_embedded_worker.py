@@ -15,24 +15,11 @@ import httpx
 import pytest
 
 from tests.fixtures.app import ROOT, TEST_SECRET
-from tests.fixtures.live import LiveServer, running, server_env
+from tests.fixtures.live import LiveServer, children, running, server_env
 
 pytestmark = pytest.mark.e2e
 
 REQUEST = {"request": {"order_id": "W-1", "amount": 30, "customer": "Ada", "reason": "late"}}
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def worker_of(server: LiveServer, timeout: float = 30.0) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.live import children
 from tests.reliability.harness import (
     FULL,
     Cluster,
@@ -61,14 +62,10 @@ def rss_mb(pid: int) -> float:
 def tree_rss_mb(pid: int) -> float:
     """A worker is a supervisor and the child processes that run the graphs: all of them."""
     total = rss_mb(pid)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for child in children(pid):
         try:
-            stat = (entry / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                total += rss_mb(int(entry.name))
-        except (OSError, ValueError):
+            total += rss_mb(child)
+        except OSError:
             continue  # it ended meanwhile
     return total
 
