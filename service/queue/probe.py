@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from service.errors import StartupError
+from service.queue.redis_client import client_from_url
 
 
 async def probe_redis(url: str, *, named: str, timeout: float) -> None:
@@ -16,7 +16,10 @@ async def probe_redis(url: str, *, named: str, timeout: float) -> None:
     try:
         parts = urlsplit(url)
         where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
-        client: Redis = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        # the service's own client settings, but one connection, no retries, the probe's bound
+        client = client_from_url(
+            url, 1, {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry": None}
+        )
     except ValueError as exc:
         raise StartupError(f"{named} is not a Redis URL: {exc}") from exc
     try:
