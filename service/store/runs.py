@@ -189,6 +189,18 @@ class RunRepository(Repository):
         params = {"thread_id": thread_id, "tenant_id": tenant_id}
         return list((await self.session.scalars(_INFLIGHT, params)).all())
 
+    async def inflight_for_tenant(
+        self, *, tenant_id: str, statuses: tuple[str, ...], limit: int
+    ) -> list[Run]:
+        """The tenant's runs in ``statuses`` (a bulk cancel), oldest first."""
+        stmt = (
+            select(Run)
+            .where(Run.tenant_id == tenant_id, Run.status.in_(statuses))
+            .order_by(Run.created_at, Run.run_id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
     async def inflight_ids(self, thread: Thread) -> list[str]:
         """The ids of the thread's runs in flight: as read with the thread's lock when they
         were (``Thread.inflight_ids``), else read now."""

@@ -4,19 +4,19 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
 from service.api.deps import PrincipalDep, RuntimeDep, StreamSlotDep
 from service.api.keepalive import keepalive_json
 from service.api.schemas.common import INT64_MAX
-from service.api.schemas.runs import RunCreate, RunOut, run_json
+from service.api.schemas.runs import RunCreate, RunOut, RunsCancel, run_json
 from service.api.sse import StreamSlot, sse_response
 from service.domain.principal import Principal
 from service.domain.runs import CancelAction
 from service.models import Run
-from service.services import run_streams, runs
+from service.services import run_bulk, run_streams, runs
 from service.services.runtime import Runtime
 
 router = APIRouter(tags=["runs"])
@@ -148,6 +148,34 @@ async def create_stateless_run(
 ) -> JSONResponse:
     request = _request(body, None, given)
     return _created(await runs.create(rt, principal, None, request), prefer)
+
+
+@router.post("/runs/batch", response_model=list[RunOut])
+async def create_run_batch(
+    body: Annotated[list[RunCreate], Body(max_length=run_bulk.BATCH_CAP)],
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+) -> Any:
+    requests = [_request(item, None, Guards(None, None)) for item in body]
+    return [run_json(run) for run in await run_bulk.create_batch(rt, principal, requests)]
+
+
+@router.post("/runs/cancel", status_code=204)
+async def cancel_runs(
+    body: RunsCancel,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    action: CancelAction = CancelAction.interrupt,
+) -> Response:
+    await run_bulk.cancel_many(
+        rt,
+        principal,
+        thread_id=body.thread_id,
+        run_ids=body.run_ids,
+        status=body.status,
+        action=action,
+    )
+    return Response(status_code=204)
 
 
 @router.post("/threads/{thread_id}/runs/stream")

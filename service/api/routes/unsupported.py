@@ -32,8 +32,6 @@ UNSUPPORTED: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("POST",), "/threads/prune", "Pruning threads"),
     (("POST",), "/threads/{thread_id}/commands", "Thread streaming sessions"),
     (("POST",), "/threads/{thread_id}/stream/events", "Thread streaming sessions"),
-    (("POST",), "/runs/batch", "Batches of stateless runs"),
-    (("POST",), "/runs/cancel", "Cancelling runs in bulk"),
 )
 
 

@@ -129,3 +129,11 @@ def run_json(row: Run) -> dict[str, Any]:
         "attempt": row.attempt,
         "error": row.error,
     }
+
+
+class RunsCancel(Body):
+    """``POST /runs/cancel``: the runs of one thread by id, or every run in a status."""
+
+    thread_id: str | None = Field(default=None, min_length=1, max_length=200)
+    run_ids: list[str] | None = Field(default=None, max_length=1000)
+    status: Literal["pending", "running", "all"] | None = None
