@@ -75,3 +75,19 @@ export function interruptTypes(policy: PolicyView, inboxTypes: string[], extra: 
   const rest = [...found].filter((t) => t !== "any").sort();
   return ["any", ...rest];
 }
+
+/** The header row of an admin table: one column per name; "" is a column of row actions,
+ * named for screen readers only. */
+export function TableHead({ columns }: { columns: readonly string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((name, i) => (
+          <th key={name || `actions-${i}`} scope="col">
+            {name || <span className="visually-hidden">Actions</span>}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}

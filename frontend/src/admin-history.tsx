@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 
 import { policies } from "./api";
-import { ConfirmButton, type Edit } from "./admin-common";
+import { ConfirmButton, type Edit, TableHead } from "./admin-common";
 import { ErrorAlert, JsonView, formatTime } from "./components/common";
 import type { Json, PolicyChange } from "./types";
 
@@ -54,17 +54,7 @@ export function History({ history, current, edit }: Props) {
       <h2 id="hist-h">History</h2>
       <ErrorAlert error={error} />
       <table data-testid="history-table" className="admin-table">
-        <thead>
-          <tr>
-            <th scope="col">Version</th>
-            <th scope="col">When</th>
-            <th scope="col">Who</th>
-            <th scope="col">What</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={["Version", "When", "Who", "What", ""]} />
         <tbody>
           {history.map((change) => (
             <tr key={change.version} data-testid={`version-${change.version}`} className={change.version === compare ? "selected" : undefined}>

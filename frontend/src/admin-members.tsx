@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 
 import { policies } from "./api";
-import { ConfirmButton, type Edit } from "./admin-common";
+import { ConfirmButton, type Edit, TableHead } from "./admin-common";
 import type { PolicyView } from "./types";
 
 /** Members: each user and their roles; add a role, remove one after an inline confirmation. */
@@ -42,13 +42,7 @@ export function Members({ policy, roleNames, edit }: { policy: PolicyView; roleN
         Find a member <input type="search" value={filter} onChange={(e) => setFilter(e.target.value)} />
       </label>
       <table data-testid="members" className="admin-table">
-        <thead>
-          <tr>
-            <th scope="col">User</th>
-            <th scope="col">Roles</th>
-            <th scope="col">Add a role</th>
-          </tr>
-        </thead>
+        <TableHead columns={["User", "Roles", "Add a role"]} />
         <tbody>
           {members.map(([member, roles]) => (
             <tr key={member} data-testid={`member-${member}`}>

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 
 import { policies } from "./api";
-import { ConfirmButton, type Edit } from "./admin-common";
+import { ConfirmButton, type Edit, TableHead } from "./admin-common";
 import type { PolicyView } from "./types";
 
 /** The tenant admins' own role: the editor does not offer to delete it. */
@@ -50,17 +50,7 @@ export function Roles({ policy, roleNames, types, edit }: Props) {
     <section aria-labelledby="roles-h">
       <h2 id="roles-h">Roles</h2>
       <table data-testid="roles" className="admin-table">
-        <thead>
-          <tr>
-            <th scope="col">Role</th>
-            <th scope="col">Permissions</th>
-            <th scope="col">Inherits</th>
-            <th scope="col">Members</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={["Role", "Permissions", "Inherits", "Members", ""]} />
         <tbody>
           {roleNames.map((role) => {
             const view = policy.roles[role];

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 
 import { webhooks } from "./api";
-import { ConfirmButton } from "./admin-common";
+import { ConfirmButton, TableHead } from "./admin-common";
 import { ErrorAlert, formatTime } from "./components/common";
 import type { Webhook } from "./types";
 
@@ -88,16 +88,7 @@ export function Webhooks() {
         </div>
       )}
       <table className="admin-table" data-testid="webhooks">
-        <thead>
-          <tr>
-            <th scope="col">URL</th>
-            <th scope="col">Events</th>
-            <th scope="col">Created</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={["URL", "Events", "Created", ""]} />
         <tbody>
           {(rows ?? []).map((hook) => (
             <tr key={hook.id} data-testid="webhook-row">
