@@ -62,6 +62,7 @@ def screenshot(page: Page, name: str) -> Path:
 
 
 REFUND = {"order_id": "A-1", "amount": 42, "customer": "Ada", "reason": "broken on arrival"}
+ACCEPT = {"type": "accept", "args": None}
 
 
 @dataclass
@@ -163,6 +164,16 @@ class Tenant:
         items = self.api("GET", "/inbox", params={"limit": 1000}).json()["items"]
         (item,) = [i for i in items if i["thread_id"] == tid]
         return dict(item)
+
+    def accept(self, item: dict[str, Any], subject: str) -> None:
+        """``subject`` accepts the inbox item through the API, as another reviewer would."""
+        decided = self.api(
+            "POST",
+            f"/inbox/{item['id']}/decision",
+            subject=subject,
+            json={"decision": ACCEPT, "payload_hash": item["payload_hash"]},
+        )
+        assert decided.status_code == 202, decided.text
 
     def item(self, item_id: str) -> dict[str, Any]:
         found = self.api("GET", f"/inbox/{item_id}")

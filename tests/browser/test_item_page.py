@@ -35,13 +35,7 @@ def test_a_decision_made_elsewhere_shows_at_once(tenant: Tenant, browser: Browse
     expect(page.get_by_test_id("item-live")).to_have_text("Live")
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
 
-    decided = tenant.api(
-        "POST",
-        f"/inbox/{item['id']}/decision",
-        subject="ravi",
-        json={"decision": {"type": "accept", "args": None}, "payload_hash": item["payload_hash"]},
-    )
-    assert decided.status_code == 202, decided.text
+    tenant.accept(item, "ravi")
 
     notice = page.get_by_test_id("live-decided")
     expect(notice).to_contain_text("Decided by ravi", timeout=5_000)

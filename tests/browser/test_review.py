@@ -133,13 +133,7 @@ def test_live_inbox_shows_new_items_and_drops_decided_ones(
     expect(row).to_contain_text("Customer Ada asks for a refund")
     expect(page.get_by_test_id("count-total")).to_have_text("1 pending")
 
-    decided = tenant.api(
-        "POST",
-        f"/inbox/{item['id']}/decision",
-        subject="rita",
-        json={"decision": {"type": "accept", "args": None}, "payload_hash": item["payload_hash"]},
-    )
-    assert decided.status_code == 202, decided.text
+    tenant.accept(item, "rita")
     expect(row).to_have_count(0)
     expect(page.get_by_test_id("count-total")).to_have_text("0 pending")
 
