@@ -15,6 +15,7 @@ from service.authz.guard import Authorizer
 from service.engine.checkpointer import open_checkpointer
 from service.engine.executor import GraphEngine
 from service.engine.registry import GraphRegistry
+from service.engine.store_backends import open_store, read_store_config
 from service.observability import AUTHZ_LATENCY
 from service.outbound.sender import WebhookSender
 from service.queue.local_socket import (
@@ -125,9 +126,13 @@ async def open_runtime(
                 application_name=f"countersign-{role}-checkpoints",
                 prepared_statements=settings.db_prepared_statements,
             ) as saver,
+            open_store(
+                settings.checkpointer_url, saver, read_store_config(settings.graphs_config)
+            ) as memory,
             _queue(settings, hub_path) as (bell, bus, probes),
         ):
             registry = GraphRegistry.load(settings.graphs_config, saver)
+            registry.use_store(memory.graph_store)  # graphs get the tenant's store of each run
             stores = StoreFactory(engine)
             if role == "api":
                 await _warn_if_exempt_from_row_security(stores)
@@ -150,6 +155,7 @@ async def open_runtime(
                     webhook_allow=tuple(settings.webhook_allow),
                 ),
                 probes={"database": stores.ping, **probes},
+                memory=memory,
             )
     finally:
         await policy_engine.dispose()

@@ -17,7 +17,6 @@ web framework, so services, adapters and the worker raise the same classes.
     ├── PayloadTooLarge 413
     ├── InvalidInput 422              validation of a request body or parameter
     ├── TooManyRequests 429
-    ├── NotSupported 501              a LangGraph Server route Countersign does not offer (yet)
     ├── Unavailable 503               database, queue or checkpointer down
     ├── FencedWrite                   a stale worker attempt tried to write (never reaches HTTP)
     └── StartupError                  a start cannot work: one sentence naming what to fix (CLI)
@@ -139,11 +138,6 @@ class FencedWrite(ServiceError):
     """A worker whose lease was taken over tried to write. Never rendered to HTTP."""
 
     code = "fenced_write"
-
-
-class NotSupported(ServiceError):
-    code = "not_supported"
-    status_code = 501
 
 
 class StartupError(ServiceError):

@@ -10,15 +10,20 @@ from fastapi import Depends, FastAPI
 
 from service.api.deps import get_principal
 from service.api.routes import (
+    assistant_versions,
     assistants,
     audit,
+    crons,
     health,
     inbox,
     platform,
     policies,
     runs,
+    store,
+    thread_copy,
+    thread_sessions,
+    thread_sessions_ws,
     threads,
-    unsupported,
     webhooks,
 )
 from service.api.ui import build_ui_router
@@ -29,6 +34,21 @@ def include_routes(app: FastAPI, ui_dist: Path, ui_config: dict[str, Any]) -> No
     level by level on every request, which cost a tenth of an inbox request's CPU."""
     app.include_router(health.router)
     app.include_router(build_ui_router(ui_dist, ui_config))
-    modules = (assistants, threads, runs, inbox, policies, audit, platform, webhooks, unsupported)
+    app.include_router(thread_sessions_ws.router)  # verifies its caller itself
+    modules = (
+        assistants,
+        assistant_versions,
+        threads,
+        thread_sessions,
+        thread_copy,
+        crons,
+        runs,
+        inbox,
+        policies,
+        audit,
+        platform,
+        store,
+        webhooks,
+    )
     for module in modules:
         app.include_router(module.router, dependencies=[Depends(get_principal)])

@@ -26,6 +26,8 @@ _BY_ACTION = {
     ("threads", "update"): 2,
     ("runs", "create"): 2,
     ("runs", "cancel"): 2,
+    ("store", "write"): 2,
+    ("crons", "write"): 2,
 }
 
 

@@ -28,6 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 from service import sqlite_inline, tenancy
 from service.engine.batched_writes import BatchCursor
 from service.engine.last_checkpoint import Attempt, written
+from service.engine.store_setup import setup_postgres_store
 from service.errors import FencedWrite, Unavailable
 from service.observability import FENCED_WRITES
 
@@ -363,6 +364,7 @@ async def open_checkpointer(
         try:
             saver = PooledPostgresSaver(pool, scoped=prepared_statements)
             await _setup_postgres(url, saver)
+            await setup_postgres_store(url)  # LangGraph's store, on the same database
             yield saver
         finally:
             await pool.close()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing, asynccontextmanager
 from typing import Any, Literal, cast, get_args
 
 from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
@@ -21,17 +21,20 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import InvalidUpdateError
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Send, StateSnapshot
-from pydantic import TypeAdapter
 
-from service.domain.runs import InterruptSnapshot, RunResult, RunSpec, RunStatus
+from service.domain.runs import RunResult, RunSpec, RunStatus
+from service.engine import describe, subgraph_state, thread_copy
 from service.engine.checkpointer import (
     FENCE_KEY,
     delete_run_checkpoints,
     forget_attempt,
     send_held_writes,
 )
+from service.engine.factories import Access, GraphConfigError
 from service.engine.jsonable import jsonable
 from service.engine.registry import GraphRegistry
+from service.engine.snapshots import checkpoint_ref as _checkpoint_ref
+from service.engine.snapshots import pending_interrupts, snapshot_json
 from service.errors import FencedWrite, InvalidInput, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
@@ -53,76 +56,6 @@ StreamModeName = Literal[
 SUPPORTED_MODES = frozenset(get_args(StreamModeName))
 
 
-def _checkpoint_ref(config: RunnableConfig | None) -> dict[str, Any] | None:
-    if not config:
-        return None
-    conf = config.get("configurable", {})
-    if not conf.get("checkpoint_id"):
-        return None
-    return {
-        "thread_id": conf.get("thread_id"),
-        "checkpoint_ns": conf.get("checkpoint_ns", ""),
-        "checkpoint_id": conf.get("checkpoint_id"),
-    }
-
-
-def _interrupt_json(interrupt: Any) -> dict[str, Any]:
-    return {"id": interrupt.id, "value": jsonable(interrupt.value)}
-
-
-def snapshot_json(snapshot: StateSnapshot) -> dict[str, Any]:
-    """A ``StateSnapshot`` in the LangGraph Server ``ThreadState`` shape."""
-    checkpoint = _checkpoint_ref(snapshot.config)
-    parent = _checkpoint_ref(snapshot.parent_config)
-    tasks = []
-    for task in snapshot.tasks:
-        state = task.state
-        tasks.append(
-            {
-                "id": task.id,
-                "name": task.name,
-                "path": jsonable(task.path),
-                "error": repr(task.error) if task.error else None,
-                "interrupts": [_interrupt_json(i) for i in task.interrupts],
-                "checkpoint": _checkpoint_ref(state) if isinstance(state, dict) else None,
-                "state": snapshot_json(state) if isinstance(state, StateSnapshot) else None,
-                "result": jsonable(task.result),
-            }
-        )
-    return {
-        "values": jsonable(snapshot.values),
-        "next": list(snapshot.next),
-        "tasks": tasks,
-        "metadata": jsonable(snapshot.metadata or {}),
-        "created_at": snapshot.created_at,
-        "checkpoint": checkpoint or {"thread_id": None, "checkpoint_ns": "", "checkpoint_id": None},
-        "parent_checkpoint": parent,
-        "interrupts": [_interrupt_json(i) for i in snapshot.interrupts],
-        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
-        "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
-    }
-
-
-def pending_interrupts(snapshot: StateSnapshot) -> list[InterruptSnapshot]:
-    """The interrupts still waiting for an answer, with the task that raised each."""
-    waiting = {i.id for i in snapshot.interrupts}
-    found = []
-    for task in snapshot.tasks:
-        for interrupt in task.interrupts:
-            if interrupt.id in waiting:
-                waiting.discard(interrupt.id)
-                found.append(
-                    InterruptSnapshot(
-                        interrupt_id=interrupt.id,
-                        task_id=task.id,
-                        node=task.name,
-                        value=jsonable(interrupt.value),
-                        response_schema=_json_schema(getattr(interrupt, "response_schema", None)),
-                    )
-                )
-    return found
-
-
 def _accumulated(data: Any, seen: dict[str, BaseMessage]) -> list[tuple[str, Any]]:
     """LangGraph Server's ``messages`` mode: a message's metadata when it first appears, then
     the message so far (``messages/partial``) or whole (``messages/complete``)."""
@@ -142,20 +75,6 @@ def _accumulated(data: Any, seen: dict[str, BaseMessage]) -> list[tuple[str, Any
     kind = "messages/partial" if isinstance(message, BaseMessageChunk) else "messages/complete"
     events.append((kind, [jsonable(message_chunk_to_message(seen[key]))]))
     return events
-
-
-def _json_schema(schema: Any) -> dict[str, Any] | None:
-    """An interrupt's ``response_schema`` as JSON schema (a checkpoint already holds it so;
-    a Python type, as ``interrupt()`` takes it, is converted)."""
-    if schema is None:
-        return None
-    if isinstance(schema, dict):
-        return dict(jsonable(schema))
-    try:
-        return dict(TypeAdapter(schema).json_schema())
-    except Exception:  # not a type pydantic can describe: nothing to enforce
-        log.info("response_schema of type %s has no JSON schema", type(schema).__name__)
-        return None
 
 
 def _command(raw: dict[str, Any]) -> Command[Any]:
@@ -183,35 +102,37 @@ class GraphEngine:
     def graph_ids(self) -> list[str]:
         return self.registry.graph_ids
 
-    def graph(self, graph_id: str) -> Pregel[Any, Any]:
-        graph = self.registry.get(graph_id)
-        if graph is None:
-            raise NotFound(f"Graph {graph_id!r} not found.")
-        return graph
+    @asynccontextmanager
+    async def graph(
+        self,
+        graph_id: str,
+        config: Any = None,
+        access: Access = "threads.read",
+        context: Any = None,
+    ) -> AsyncIterator[Pregel[Any, Any]]:
+        """The graph for one use (a factory's is built for ``config``: ``registry.build``)."""
+        async with self.registry.build(graph_id, config, access=access, context=context) as graph:
+            if graph is None:
+                raise NotFound(f"Graph {graph_id!r} not found.")
+            yield graph
 
-    # ---- graph description ------------------------------------------------------
+    # ---- graph description (a factory's graph built with the assistant's config) --------
 
-    def schemas(self, graph_id: str) -> dict[str, Any]:
-        graph = self.graph(graph_id)
+    async def schemas(self, graph_id: str, config: Any = None) -> dict[str, Any]:
+        async with self.graph(graph_id, config, "assistants.read") as graph:
+            return {"graph_id": graph_id, **describe.graph_schemas(graph)}
 
-        def safe(fn: Callable[[], Any]) -> Any:
-            try:
-                return jsonable(fn())
-            except Exception:  # a graph without a schema of that kind
-                return None
+    async def drawable(
+        self, graph_id: str, *, xray: bool | int = False, config: Any = None
+    ) -> dict[str, Any]:
+        async with self.graph(graph_id, config, "assistants.read") as graph:
+            return describe.drawable(graph, xray)
 
-        return {
-            "graph_id": graph_id,
-            "input_schema": safe(graph.get_input_jsonschema),
-            "output_schema": safe(graph.get_output_jsonschema),
-            "state_schema": safe(lambda: graph.get_input_jsonschema()),
-            "config_schema": None,
-            "context_schema": safe(graph.get_context_jsonschema),
-        }
-
-    def drawable(self, graph_id: str, *, xray: bool | int = False) -> dict[str, Any]:
-        drawn = self.graph(graph_id).get_graph(xray=xray)
-        return cast(dict[str, Any], jsonable(drawn.to_json()))
+    async def subgraphs(
+        self, graph_id: str, *, namespace: str | None, recurse: bool, config: Any = None
+    ) -> dict[str, Any]:
+        async with self.graph(graph_id, config, "assistants.read") as graph:
+            return await describe.subgraph_schemas(graph, namespace=namespace, recurse=recurse)
 
     # ---- execution -----------------------------------------------------------------
 
@@ -243,8 +164,26 @@ class GraphEngine:
         self, spec: RunSpec, emit: Emit, on_step: Callable[[], None] | None = None
     ) -> RunResult:
         """Run the graph to its end or next interrupt; ``on_step`` is told of each node done."""
-        graph = self.graph(spec.graph_id)
         config = self._config(spec)
+        try:
+            async with self.graph(spec.graph_id, config, "threads.create_run", spec.context) as g:
+                return await self._execute(g, spec, config, emit, on_step)
+        except GraphConfigError as exc:  # its factory failed: the run's error, not a retry
+            error = {"error": type(exc).__name__, "message": str(exc)}
+            await emit("error", error)
+            try:
+                return await self.current(spec.thread_id, spec.graph_id, RunStatus.error, error)
+            except GraphConfigError:  # it cannot build a graph to read the state with either
+                return RunResult(status=RunStatus.error, error=error)
+
+    async def _execute(
+        self,
+        graph: Pregel[Any, Any],
+        spec: RunSpec,
+        config: RunnableConfig,
+        emit: Emit,
+        on_step: Callable[[], None] | None,
+    ) -> RunResult:
         fence = (spec.run_id, spec.fence)
         requested = set(spec.stream_mode) & SUPPORTED_MODES
         modes = {"messages" if m == "messages-tuple" else m for m in requested} - {"events"}
@@ -358,10 +297,14 @@ class GraphEngine:
             view=view,
         )
 
-    async def current(self, thread_id: str, graph_id: str, status: RunStatus) -> RunResult:
+    async def current(
+        self, thread_id: str, graph_id: str, status: RunStatus, error: Any = None
+    ) -> RunResult:
         """The thread as it stands now, e.g. after a cancelled run or a state update."""
-        snapshot = await self.graph(graph_id).aget_state({"configurable": {"thread_id": thread_id}})
-        return self._result(status, snapshot)
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+        async with self.graph(graph_id, config) as graph:
+            snapshot = await graph.aget_state(config)
+        return self._result(status, snapshot, error)
 
     # ---- thread state --------------------------------------------------------------
 
@@ -377,9 +320,8 @@ class GraphEngine:
         configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
         if checkpoint_id:
             configurable["checkpoint_id"] = checkpoint_id
-        snapshot = await self.graph(graph_id).aget_state(
-            {"configurable": configurable}, subgraphs=subgraphs
-        )
+        async with self.graph(graph_id, {"configurable": configurable}) as graph:
+            snapshot = await subgraph_state.read(graph, configurable, subgraphs=subgraphs)
         if checkpoint_id and snapshot.created_at is None:
             raise NotFound("Checkpoint not found.")
         return snapshot_json(snapshot)
@@ -404,22 +346,18 @@ class GraphEngine:
         before: str | None = None,
         metadata: dict[str, Any] | None = None,
         checkpoint_id: str | None = None,
+        checkpoint_ns: str = "",
     ) -> list[dict[str, Any]]:
-        configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+        configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
         if checkpoint_id:
             configurable["checkpoint_id"] = checkpoint_id
         before_config = (
             cast(RunnableConfig, {"configurable": {"checkpoint_id": before}}) if before else None
         )
-        return [
-            snapshot_json(snapshot)
-            async for snapshot in self.graph(graph_id).aget_state_history(
-                {"configurable": configurable},
-                filter=metadata or None,
-                before=before_config,
-                limit=limit,
+        async with self.graph(graph_id, {"configurable": configurable}) as graph:
+            return await subgraph_state.history(
+                graph, configurable, filter=metadata or None, before=before_config, limit=limit
             )
-        ]
 
     async def update_state(
         self,
@@ -430,7 +368,17 @@ class GraphEngine:
         as_node: str | None,
         checkpoint_id: str | None = None,
     ) -> tuple[dict[str, Any], RunResult]:
-        graph = self.graph(graph_id)
+        async with self.graph(graph_id, None, "threads.update") as graph:
+            return await self._update_state(graph, thread_id, values, as_node, checkpoint_id)
+
+    async def _update_state(
+        self,
+        graph: Pregel[Any, Any],
+        thread_id: str,
+        values: Any,
+        as_node: str | None,
+        checkpoint_id: str | None,
+    ) -> tuple[dict[str, Any], RunResult]:
         configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
         if checkpoint_id:
             configurable["checkpoint_id"] = checkpoint_id
@@ -461,7 +409,10 @@ class GraphEngine:
     async def prewarm(self) -> None:
         """Run every graph once on an in-memory checkpointer, so the first real run is warm."""
         for graph_id in self.graph_ids:
-            graph = self.graph(graph_id).copy(update={"checkpointer": InMemorySaver()})
+            compiled = self.registry.get(graph_id)
+            if compiled is None:  # a factory: built per run, nothing to warm
+                continue
+            graph = compiled.copy(update={"checkpointer": InMemorySaver()})
             config: RunnableConfig = {"configurable": {"thread_id": f"prewarm-{graph_id}"}}
             try:
                 await asyncio.wait_for(graph.ainvoke({}, config), timeout=10)
@@ -473,6 +424,12 @@ class GraphEngine:
 
     async def delete_thread(self, thread_id: str) -> None:
         await self.checkpointer.adelete_thread(thread_id)
+
+    async def copy_thread(self, source: str, target: str) -> None:
+        await thread_copy.copy_thread(self.checkpointer, source, target)
+
+    async def keep_latest(self, thread_ids: Sequence[str]) -> None:
+        await thread_copy.keep_latest(self.checkpointer, thread_ids)
 
     async def rollback(self, thread_id: str, run_id: str) -> None:
         """Forget what one run wrote: the thread returns to its state before the run."""

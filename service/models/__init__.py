@@ -1,8 +1,9 @@
 """SQLAlchemy ORM tables of the service (checkpoint tables belong to the saver)."""
 
-from service.models.assistants import Assistant
+from service.models.assistants import Assistant, AssistantVersion
 from service.models.audit import AuditEvent
 from service.models.base import Base
+from service.models.crons import Cron
 from service.models.idempotency import IdempotencyKey
 from service.models.interrupts import Interrupt
 from service.models.policies import CasbinRule, PolicyChange
@@ -18,9 +19,11 @@ from service.models.webhooks import (
 
 __all__ = [
     "Assistant",
+    "AssistantVersion",
     "AuditEvent",
     "Base",
     "CasbinRule",
+    "Cron",
     "IdempotencyKey",
     "Interrupt",
     "OutboxEvent",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from service.domain.ids import uuid7
@@ -9,6 +10,7 @@ from service.domain.principal import Principal
 from service.errors import Conflict, InvalidInput, NotFound
 from service.models import Assistant
 from service.models.base import utcnow
+from service.services import threads
 from service.services.runtime import Runtime, UnitOfWork
 from service.services.tenants import default_assistant_id
 from service.store.store import Store
@@ -18,11 +20,14 @@ def _not_found() -> NotFound:
     return NotFound("Assistant not found.")
 
 
-async def resolve(store: Store, rt: Runtime, tenant_id: str, assistant_id: str) -> Assistant:
-    """An assistant by id, or the tenant's default assistant when given a graph id."""
+async def resolve(
+    store: Store, rt: Runtime, tenant_id: str, assistant_id: str, *, lock: bool = False
+) -> Assistant:
+    """An assistant by id, or the tenant's default assistant when given a graph id;
+    ``lock``: to change it (changes of one assistant, and so its versions, take turns)."""
     if assistant_id in rt.engine.graph_ids:
         assistant_id = default_assistant_id(tenant_id, assistant_id)
-    assistant = await store.assistants.get(assistant_id, tenant_id=tenant_id)
+    assistant = await store.assistants.get(assistant_id, tenant_id=tenant_id, lock=lock)
     if assistant is None:
         raise _not_found()
     return assistant
@@ -30,6 +35,11 @@ async def resolve(store: Store, rt: Runtime, tenant_id: str, assistant_id: str) 
 
 def _recent_key(assistant_id: str) -> str:
     return f"assistant:{assistant_id}"
+
+
+def forget(rt: Runtime, tenant_id: str, assistant_id: str) -> None:
+    """The assistant changed: runs created from now on read it again."""
+    rt.recent.forget(_recent_key(assistant_id), tenant_id)
 
 
 async def for_run(uow: UnitOfWork, rt: Runtime, tenant_id: str, assistant_id: str) -> Assistant:
@@ -85,6 +95,7 @@ async def create(
         )
         # one statement, so concurrent creates of one id cannot both pass a check
         if await uow.store.assistants.add_new(assistant):
+            uow.store.assistant_versions.add(assistant)
             return assistant
         existing = await uow.store.assistants.get(
             assistant.assistant_id, tenant_id=principal.tenant_id
@@ -110,7 +121,7 @@ async def update(
     if graph_id is not None and graph_id not in rt.engine.graph_ids:
         raise InvalidInput(f"Unknown graph_id {graph_id!r}.")
     async with rt.transaction() as uow:
-        assistant = await resolve(uow.store, rt, principal.tenant_id, assistant_id)
+        assistant = await resolve(uow.store, rt, principal.tenant_id, assistant_id, lock=True)
         if graph_id is not None:
             assistant.graph_id = graph_id
         if config is not None:
@@ -123,18 +134,41 @@ async def update(
             assistant.name = name
         if description is not None:
             assistant.description = description
-        assistant.version += 1
+        assistant.version = 1 + await uow.store.assistant_versions.latest_number(
+            assistant.assistant_id, tenant_id=principal.tenant_id
+        )
         assistant.updated_at = utcnow()
+        uow.store.assistant_versions.add(assistant)
         await uow.store.flush()
     rt.recent.forget(_recent_key(assistant.assistant_id), principal.tenant_id)
     return assistant
 
 
-async def delete(rt: Runtime, principal: Principal, assistant_id: str) -> None:
+async def delete(
+    rt: Runtime, principal: Principal, assistant_id: str, *, delete_threads: bool = False
+) -> None:
+    """Delete the assistant and its versions; ``delete_threads``: first its threads (those
+    whose ``metadata.assistant_id`` is this assistant), each with its runs (cancelling
+    those in flight), interrupts and checkpoints, as ``DELETE /threads/{id}`` does. The
+    caller must be allowed to delete every one of them, else nothing is deleted."""
     await rt.authz.require(principal, "assistants", "write")
+    if delete_threads:
+        async with rt.transaction(readonly=True) as uow:
+            assistant = await resolve(uow.store, rt, principal.tenant_id, assistant_id)
+            found = await uow.store.threads.with_metadata(
+                {"assistant_id": assistant.assistant_id}, tenant_id=principal.tenant_id
+            )
+        for _, owner in found:
+            await rt.authz.require(principal, "threads", "delete", owner=owner)
+        for thread_id, _ in found:
+            with contextlib.suppress(NotFound):  # deleted meanwhile
+                await threads.delete(rt, principal, thread_id)
     async with rt.transaction() as uow:
         assistant = await resolve(uow.store, rt, principal.tenant_id, assistant_id)
         await uow.store.assistants.delete(assistant.assistant_id, tenant_id=principal.tenant_id)
+        await uow.store.assistant_versions.delete_all(
+            assistant.assistant_id, tenant_id=principal.tenant_id
+        )
     rt.recent.forget(_recent_key(assistant.assistant_id), principal.tenant_id)
 
 

@@ -34,6 +34,7 @@ from service.observability import FENCED_WRITES, QUEUE_WAIT, RUN_DURATION
 from service.outbound.sender import WebhookSender
 from service.queue.port import OUTCOME_CAP
 from service.services import inbox, reaper, run_log, threads, webhook_dispatch, webhooks
+from service.services.cron_scheduler import run_scheduler
 from service.services.runtime import Runtime
 from service.store.runs import Lease
 
@@ -58,6 +59,7 @@ class WorkerConfig:
     poll_every: float = 5.0
     max_attempts: int = 3
     expiry_every: float = 2.0
+    cron_every: float = 1.0  # the cron scheduler's tick (cron_scheduler.py)
     # which runs it claims: ``any``; ``clean`` (a supervised main process: none that crashed
     # a process); ``crashed`` (a quarantine process: only those, one at a time, polling)
     claims: str = "any"
@@ -129,6 +131,9 @@ class RunWorker:
         self._loops += [
             asyncio.create_task(self._reap_loop(), name="worker-reap"),
             asyncio.create_task(self._expiry_loop(), name="worker-expiry"),
+            asyncio.create_task(
+                run_scheduler(self.rt, self.config.cron_every), name="worker-crons"
+            ),
         ]
         if self.webhooks is not None:
             self._loops.append(

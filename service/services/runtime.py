@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 from service.authz.guard import Authorizer
 from service.engine.executor import GraphEngine
 from service.queue.port import Bell, EventBus, PendingJobs
+from service.services.memory_port import MemoryPort
 from service.store.store import Store, StoreFactory
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class Runtime:
     known_tenants: set[str] = field(default_factory=set)
     recent: Recent = field(default_factory=Recent)
     probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    memory: MemoryPort | None = None  # LangGraph's store, tenant-scoped (``services/memory``)
 
     async def readiness(self) -> dict[str, bool]:
         """Each backing service answering (database, Redis when configured)."""

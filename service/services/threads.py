@@ -136,7 +136,7 @@ async def update(
 
 
 async def delete(rt: Runtime, principal: Principal, thread_id: str) -> None:
-    """Delete the thread, its runs (cancelling those in flight) and its checkpoints."""
+    """Delete the thread, its runs (cancelling those in flight), crons and checkpoints."""
     now = utcnow()
     async with rt.transaction() as uow:
         thread = await load(uow.store, rt, principal, thread_id, act="delete", lock=True)
@@ -151,6 +151,7 @@ async def delete(rt: Runtime, principal: Principal, thread_id: str) -> None:
             now=now,
         )
         await uow.store.runs.delete_for_thread(thread.thread_id, tenant_id=principal.tenant_id)
+        await uow.store.crons.delete_for_thread(thread.thread_id, tenant_id=principal.tenant_id)
         await uow.store.threads.delete(thread.thread_id, tenant_id=principal.tenant_id)
     await rt.engine.delete_thread(thread.thread_id)
 
@@ -247,8 +248,11 @@ async def get_state(
     *,
     checkpoint_id: str | None = None,
     subgraphs: bool = False,
+    checkpoint_ns: str = "",
 ) -> dict[str, Any]:
-    latest = checkpoint_id is None and not subgraphs
+    """The thread's state (``checkpoint_ns``: a subgraph's; ``subgraphs``: with each subgraph
+    task's own state)."""
+    latest = checkpoint_id is None and not subgraphs and not checkpoint_ns
     async with rt.transaction(readonly=True) as uow:
         thread = await load(uow.store, rt, principal, thread_id, with_view=latest)
     graph_id = graph_of(thread)
@@ -260,7 +264,11 @@ async def get_state(
         # what the last change of its checkpoints left (none runs now): no checkpoint read
         return {"values": thread.values, **thread.state_view}
     return await rt.engine.get_state(
-        thread.thread_id, graph_id, checkpoint_id=checkpoint_id, subgraphs=subgraphs
+        thread.thread_id,
+        graph_id,
+        checkpoint_id=checkpoint_id,
+        checkpoint_ns=checkpoint_ns,
+        subgraphs=subgraphs,
     )
 
 
@@ -273,6 +281,7 @@ async def history(
     before: str | None,
     metadata: dict[str, Any] | None,
     checkpoint_id: str | None,
+    checkpoint_ns: str = "",
 ) -> list[dict[str, Any]]:
     async with rt.transaction(readonly=True) as uow:
         thread = await load(uow.store, rt, principal, thread_id)
@@ -286,6 +295,7 @@ async def history(
         before=before,
         metadata=metadata,
         checkpoint_id=checkpoint_id,
+        checkpoint_ns=checkpoint_ns,
     )
 
 

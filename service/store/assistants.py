@@ -6,6 +6,7 @@ from sqlalchemy import Select, bindparam, delete, func, select
 
 from service.models import Assistant
 from service.models.base import utcnow
+from service.store.assistant_versions import AssistantVersionRepository
 from service.store.base import Repository
 
 _COLUMN_OF = {attr.key: attr.columns[0] for attr in Assistant.__mapper__.column_attrs}
@@ -17,11 +18,17 @@ _GET = select(Assistant).where(
     Assistant.tenant_id == bindparam("tenant_id"),
 )
 
+_GET_LOCKED = _GET.with_for_update().execution_options(populate_existing=True)
+
 
 class AssistantRepository(Repository):
-    async def get(self, assistant_id: str, *, tenant_id: str) -> Assistant | None:
+    async def get(
+        self, assistant_id: str, *, tenant_id: str, lock: bool = False
+    ) -> Assistant | None:
+        """``lock``: for a change (Postgres; SQLite's writer holds the whole database)."""
         params = {"assistant_id": assistant_id, "tenant_id": tenant_id}
-        return (await self.session.scalars(_GET, params)).one_or_none()
+        stmt = _GET_LOCKED if lock and self.postgres else _GET
+        return (await self.session.scalars(stmt, params)).one_or_none()
 
     def add(self, assistant: Assistant) -> None:
         self.session.add(assistant)
@@ -39,25 +46,24 @@ class AssistantRepository(Repository):
     async def ensure_defaults(self, tenant_id: str, defaults: dict[str, str]) -> None:
         """Create the default assistant (id -> graph id) of each graph, if missing."""
         now = utcnow()
-        await self.insert_ignore(
-            Assistant.__table__,
-            [
-                {
-                    "assistant_id": assistant_id,
-                    "tenant_id": tenant_id,
-                    "graph_id": graph_id,
-                    "name": graph_id,
-                    "description": None,
-                    "config": {},
-                    "context": {},
-                    "metadata": {"created_by": "system"},
-                    "version": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for assistant_id, graph_id in defaults.items()
-            ],
-        )
+        rows = [
+            {
+                "assistant_id": assistant_id,
+                "tenant_id": tenant_id,
+                "graph_id": graph_id,
+                "name": graph_id,
+                "description": None,
+                "config": {},
+                "context": {},
+                "metadata": {"created_by": "system"},
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for assistant_id, graph_id in defaults.items()
+        ]
+        await self.insert_ignore(Assistant.__table__, rows)
+        await AssistantVersionRepository(self.session).add_missing(rows)  # their version 1
 
     def _filtered(
         self,

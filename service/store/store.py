@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from service import tenancy
 from service.errors import Conflict, Unavailable
+from service.store.assistant_versions import AssistantVersionRepository
 from service.store.assistants import AssistantRepository
 from service.store.audit import AuditRepository
+from service.store.crons import CronRepository
 from service.store.db import NO_AUTOCOMMIT_OPTION, READONLY_OPTION, create_sessionmaker
 from service.store.idempotency import IdempotencyRepository
 from service.store.interrupts import InterruptRepository
@@ -41,6 +43,7 @@ class Store:
         self.session = session
         self.tenants = TenantRepository(session)
         self.assistants = AssistantRepository(session)
+        self.assistant_versions = AssistantVersionRepository(session)
         self.threads = ThreadRepository(session)
         self.runs = RunRepository(session)
         self.interrupts = InterruptRepository(session)
@@ -48,6 +51,7 @@ class Store:
         self.policies = PolicyRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.webhooks = WebhookRepository(session)
+        self.crons = CronRepository(session)
 
     async def flush(self) -> None:
         await self.session.flush()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Select,
@@ -238,3 +238,19 @@ class ThreadRepository(Repository):
         stmt = delete(Thread).where(Thread.thread_id == thread_id, Thread.tenant_id == tenant_id)
         result = await self.session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def with_metadata(
+        self, metadata: dict[str, Any], *, tenant_id: str
+    ) -> list[tuple[str, str]]:
+        """(thread id, owner) of every tenant thread whose metadata contains ``metadata``."""
+        columns = cast(Select[Any], select(Thread.thread_id, Thread.owner))
+        stmt = self._filtered(
+            columns,
+            tenant_id=tenant_id,
+            ids=None,
+            owner=None,
+            status=None,
+            metadata=metadata,
+            values=None,
+        ).order_by(Thread.thread_id)
+        return [(row.thread_id, row.owner) for row in await self.session.execute(stmt)]

@@ -9,7 +9,7 @@ from tests.fixtures.app import Api
 class TestDefaultAssistants:
     async def test_each_graph_has_a_default_assistant(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:
-            found = await ok(await client.post("/assistants/search", json={"limit": 10}))
+            found = await ok(await client.post("/assistants/search", json={"limit": 100}))
         assert {a["graph_id"] for a in found} >= {"publish_workflow", "refund_agent"}
         assert all(a["metadata"]["created_by"] == "system" for a in found)
 

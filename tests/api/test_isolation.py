@@ -50,6 +50,10 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/assistants/{assistant}/graph", None),
     ("GET", "/assistants/{assistant}/schemas", None),
     ("GET", "/assistants/{assistant}/subgraphs", None),
+    ("POST", "/assistants/{assistant}/versions", {}),
+    ("POST", "/assistants/{assistant}/latest", {"version": 1}),
+    ("DELETE", "/assistants/{assistant}?delete_threads=true", None),
+    ("POST", "/threads/{thread}/copy", None),
 ]
 
 

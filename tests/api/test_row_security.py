@@ -19,7 +19,9 @@ from service import tenancy
 from service.engine.checkpointer import CHECKPOINT_TABLES, PooledPostgresSaver
 from service.models import (
     Assistant,
+    AssistantVersion,
     AuditEvent,
+    Cron,
     IdempotencyKey,
     Interrupt,
     OutboxEvent,
@@ -40,7 +42,9 @@ TENANT_MODELS: list[Any] = [
     Run,
     Interrupt,
     Assistant,
+    AssistantVersion,
     AuditEvent,
+    Cron,
     IdempotencyKey,
     WebhookSecret,
     WebhookSubscription,
@@ -60,6 +64,12 @@ async def _traffic(api: Api, tenant: str) -> None:
             201,
         )
         tid = (await new_thread(client))["thread_id"]
+        await ok(
+            await client.post(
+                f"/threads/{tid}/runs/crons",
+                json={"assistant_id": "refund_agent", "schedule": "0 0 1 1 *"},
+            )
+        )
         await run_to_interrupt(client, tid)
         items = (await ok(await client.get("/inbox")))["items"]
         item = next(i for i in items if i["thread_id"] == tid)

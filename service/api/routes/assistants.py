@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 
 from service.api.deps import PrincipalDep, RuntimeDep
 from service.api.schemas.assistants import (
@@ -13,7 +13,8 @@ from service.api.schemas.assistants import (
     AssistantSearch,
     assistant_json,
 )
-from service.services import assistants
+from service.api.schemas.graphs import GraphSchemaOut, SubgraphSchemaOut
+from service.services import assistants, graph_info
 
 router = APIRouter(prefix="/assistants", tags=["assistants"])
 
@@ -82,8 +83,10 @@ async def patch_assistant(
 
 
 @router.delete("/{assistant_id}", status_code=204)
-async def delete_assistant(assistant_id: str, rt: RuntimeDep, principal: PrincipalDep) -> Response:
-    await assistants.delete(rt, principal, assistant_id)
+async def delete_assistant(
+    assistant_id: str, rt: RuntimeDep, principal: PrincipalDep, delete_threads: bool = False
+) -> Response:
+    await assistants.delete(rt, principal, assistant_id, delete_threads=delete_threads)
     return Response(status_code=204)
 
 
@@ -91,21 +94,33 @@ async def delete_assistant(assistant_id: str, rt: RuntimeDep, principal: Princip
 async def get_assistant_graph(
     assistant_id: str, rt: RuntimeDep, principal: PrincipalDep, xray: bool = False
 ) -> dict[str, Any]:
-    row = await assistants.get(rt, principal, assistant_id)
-    return rt.engine.drawable(row.graph_id, xray=xray)
+    return await graph_info.drawing(rt, principal, assistant_id, xray=xray)
 
 
-@router.get("/{assistant_id}/schemas")
+@router.get("/{assistant_id}/schemas", response_model=GraphSchemaOut)
 async def get_assistant_schemas(
     assistant_id: str, rt: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    row = await assistants.get(rt, principal, assistant_id)
-    return rt.engine.schemas(row.graph_id)
+    return await graph_info.schemas(rt, principal, assistant_id)
 
 
-@router.get("/{assistant_id}/subgraphs")
+@router.get("/{assistant_id}/subgraphs", response_model=dict[str, SubgraphSchemaOut])
 async def get_assistant_subgraphs(
-    assistant_id: str, rt: RuntimeDep, principal: PrincipalDep
+    assistant_id: str, rt: RuntimeDep, principal: PrincipalDep, recurse: bool = False
 ) -> dict[str, Any]:
-    await assistants.get(rt, principal, assistant_id)
-    return {}
+    """Each subgraph's schemas by namespace (``parent|child``); every depth with ``recurse``."""
+    return await graph_info.subgraphs(rt, principal, assistant_id, recurse=recurse)
+
+
+@router.get("/{assistant_id}/subgraphs/{namespace}", response_model=dict[str, SubgraphSchemaOut])
+async def get_assistant_subgraphs_at(
+    assistant_id: str,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    namespace: str = Path(max_length=1000),
+    recurse: bool = False,
+) -> dict[str, Any]:
+    """The subgraph at ``namespace`` (a nested one needs ``recurse``); {} when there is none."""
+    return await graph_info.subgraphs(
+        rt, principal, assistant_id, namespace=namespace, recurse=recurse
+    )

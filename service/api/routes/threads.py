@@ -106,6 +106,7 @@ async def post_thread_state_at(
         principal,
         thread_id,
         checkpoint_id=body.checkpoint.checkpoint_id,
+        checkpoint_ns=body.checkpoint.checkpoint_ns or "",
         subgraphs=body.subgraphs,
     )
 
@@ -136,6 +137,7 @@ async def post_thread_history(
         before=body.before_id(),
         metadata=body.metadata,
         checkpoint_id=body.checkpoint.checkpoint_id if body.checkpoint else None,
+        checkpoint_ns=(body.checkpoint.checkpoint_ns or "") if body.checkpoint else "",
     )
 
 

@@ -5,7 +5,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, StrictInt
 
 from service.api.schemas.common import Body, Limit, Offset, SortOrder, iso
-from service.models import Assistant
+from service.models import Assistant, AssistantVersion
 
 
 class AssistantCreate(Body):
@@ -69,4 +69,40 @@ def assistant_json(row: Assistant) -> dict[str, Any]:
         "version": row.version,
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
+    }
+
+
+class AssistantVersionSearch(Body):
+    metadata: dict[str, Any] | None = None
+    limit: StrictInt = Limit
+    offset: StrictInt = Offset
+
+
+class AssistantSetLatest(Body):
+    version: StrictInt = Field(ge=1, le=2**31 - 1)
+
+
+class AssistantVersionOut(BaseModel):
+    assistant_id: str
+    graph_id: str
+    config: dict[str, Any]
+    context: dict[str, Any]
+    metadata: dict[str, Any]
+    name: str
+    description: str | None
+    version: int
+    created_at: str
+
+
+def assistant_version_json(row: AssistantVersion) -> dict[str, Any]:
+    return {
+        "assistant_id": row.assistant_id,
+        "graph_id": row.graph_id,
+        "config": row.config or {},
+        "context": row.context or {},
+        "metadata": row.metadata_ or {},
+        "name": row.name,
+        "description": row.description,
+        "version": row.version,
+        "created_at": iso(row.created_at),
     }

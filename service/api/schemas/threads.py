@@ -41,7 +41,7 @@ class ThreadCount(Body):
 
 class CheckpointRef(Body):
     checkpoint_id: str | None = Field(default=None, max_length=64)
-    checkpoint_ns: str | None = ""
+    checkpoint_ns: str | None = Field(default="", max_length=1000)
     thread_id: str | None = None
 
 
@@ -123,3 +123,12 @@ def thread_json(view: ThreadView) -> dict[str, Any]:
         "error": row.error,
         "interrupts": view.interrupts,
     }
+
+
+class ThreadPrune(Body):
+    thread_ids: list[str] = Field(max_length=1000)
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+
+class ThreadPruneOut(BaseModel):
+    pruned_count: int
