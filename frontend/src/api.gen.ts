@@ -1419,7 +1419,10 @@ export interface components {
             /** Version */
             version: number;
         };
-        /** AssistantVersionOut */
+        /**
+         * AssistantVersionOut
+         * @description What the assistant was at one version (``POST /assistants/{id}/versions``).
+         */
         AssistantVersionOut: {
             /** Assistant Id */
             assistant_id: string;
@@ -2289,7 +2292,7 @@ export interface components {
              * Ttl
              * @description Minutes until the item expires (none: the default)
              */
-            ttl?: number | null;
+            ttl?: (number) | null;
             /** Value */
             value: {
                 [key: string]: unknown;

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, cast
@@ -74,6 +74,26 @@ def _fence_of(config: Any) -> tuple[str, int] | None:
     if isinstance(value, (list, tuple)) and len(value) == 2:
         return str(value[0]), int(value[1])
     return None
+
+
+@asynccontextmanager
+async def pooled_cursor(
+    pool: AsyncConnectionPool[Any],
+    act: Callable[[AsyncConnection[Any]], Awaitable[None]],
+    *,
+    pipeline: bool,
+) -> AsyncIterator[Any]:
+    """A dict-row cursor on a pooled connection that ``act`` first makes act for the task's
+    tenant (the saver's and the store's); ``pipeline``: statements that belong together, in
+    one transaction."""
+    async with pool.connection() as conn:
+        await act(conn)
+        if pipeline:
+            async with conn.transaction(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                yield cur
+        else:
+            async with conn.cursor(binary=True, row_factory=dict_row) as cur:
+                yield cur
 
 
 class PooledPostgresSaver(AsyncPostgresSaver):
@@ -222,20 +242,9 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             FENCED_WRITES.labels("checkpoint").inc()
             raise FencedWrite("checkpoint write of a stale run attempt")
 
-    @asynccontextmanager
-    async def _pooled_cursor(self, *, pipeline: bool) -> AsyncIterator[Any]:
+    def _pooled_cursor(self, *, pipeline: bool) -> AbstractAsyncContextManager[Any]:
         assert isinstance(self.conn, AsyncConnectionPool)
-        async with self.conn.connection() as conn:
-            await self.act_for_tenant(conn)
-            if pipeline:  # several statements that belong together: one transaction
-                async with (
-                    conn.transaction(),
-                    conn.cursor(binary=True, row_factory=dict_row) as cur,
-                ):
-                    yield cur
-            else:
-                async with conn.cursor(binary=True, row_factory=dict_row) as cur:
-                    yield cur
+        return pooled_cursor(self.conn, self.act_for_tenant, pipeline=pipeline)
 
 
 async def send_held_writes(

@@ -27,11 +27,10 @@ from langgraph.store.base import TTLConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from service import sqlite_inline
-from service.engine.checkpointer import PooledPostgresSaver
+from service.engine.checkpointer import PooledPostgresSaver, pooled_cursor
 from service.engine.registry import GraphConfigError
 from service.engine.tenant_store import TenantStores
 from service.errors import Unavailable
@@ -94,17 +93,8 @@ class PooledPostgresStore(AsyncPostgresStore):
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
         assert isinstance(self.conn, AsyncConnectionPool)
         try:
-            async with self.conn.connection() as conn:
-                await self._act(conn)
-                if pipeline:  # the statements of one batch: one transaction
-                    async with (
-                        conn.transaction(),
-                        conn.cursor(binary=True, row_factory=dict_row) as cur,
-                    ):
-                        yield cur
-                else:
-                    async with conn.cursor(binary=True, row_factory=dict_row) as cur:
-                        yield cur
+            async with pooled_cursor(self.conn, self._act, pipeline=pipeline) as cur:
+                yield cur
         except psycopg.OperationalError as exc:
             raise Unavailable("The store is unavailable.") from exc
 

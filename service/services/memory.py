@@ -9,6 +9,7 @@ get, search and list; ``store write`` to put and delete.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from service.domain.principal import Principal
@@ -19,6 +20,9 @@ from service.services.runtime import Runtime
 MAX_LABELS = 32
 MAX_LABEL_CHARS = 256
 MAX_KEY_CHARS = 1024
+# what LangGraph's stores take as a filter's field (SQLite's rule, applied on both backends)
+FILTER_FIELD = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
+FILTER_OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
 
 
 def _port(rt: Runtime) -> MemoryPort:
@@ -42,6 +46,22 @@ def check_namespace(labels: Any, *, what: str = "namespace", empty: bool = False
                 f"{what} labels are 1-{MAX_LABEL_CHARS} characters without '.': got {label!r}"
             )
     return tuple(labels)
+
+
+def check_filter(filter: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A search filter LangGraph's stores take: fields of letters, digits, '_', '.' and '-';
+    a field's value is matched as is, or a dict of comparisons (``{"$gt": 3}``)."""
+    for field, value in (filter or {}).items():
+        if not FILTER_FIELD.match(field):
+            raise InvalidInput(
+                f"filter fields are 1-256 letters, digits, '_', '.' or '-': got {field!r}"
+            )
+        if isinstance(value, dict) and not set(value) <= FILTER_OPERATORS:
+            wrong = sorted(set(value) - FILTER_OPERATORS)
+            raise InvalidInput(
+                f"filter operators are {', '.join(sorted(FILTER_OPERATORS))}: {wrong}"
+            )
+    return filter
 
 
 def check_key(key: str) -> str:
@@ -92,7 +112,7 @@ async def search_items(
     return await _port(rt).search(
         principal.tenant_id,
         namespace_prefix,
-        filter=filter,
+        filter=check_filter(filter),
         limit=min(limit, rt.limits.list_cap),
         offset=offset,
         query=query,

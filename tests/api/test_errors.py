@@ -138,6 +138,25 @@ class TestBadInput:
             fits = await client.post("/threads", json={"metadata": {"n": 2**63 - 1, "m": -(2**63)}})
         assert fits.status_code == 200, fits.text
 
+    async def test_lone_surrogates_are_422_and_change_nothing(self, api: Api, tenant: str) -> None:
+        # found by schemathesis: JSON may escape half a UTF-16 pair, which no database takes
+        bodies = [
+            ("/threads", '{"metadata": {"note": "\\ud832"}}'),
+            ("/threads", '{"metadata": {"\\udcdf": 1}}'),
+            ("/store/items/search", '{"namespace_prefix": ["a\\ud9ce"], "query": "x"}'),
+            ("/store/items/search", '{"query": "\\ud832\\uddca\\udcdf"}'),
+        ]
+        headers = {"Content-Type": "application/json"}
+        async with api.client(tenant) as client:
+            for path, body in bodies:
+                answer = await client.post(path, content=body, headers=headers)
+                assert answer.status_code == 422, (path, body, answer.text)
+                _is_error(answer.json(), "invalid_input")
+            assert (await client.post("/threads/search", json={})).json() == []
+            paired = await client.post("/threads", json={"metadata": {"note": "\U0001f600 é"}})
+            assert paired.status_code == 200, paired.text
+            assert paired.json()["metadata"]["note"] == "\U0001f600 é"
+
     async def test_unknown_route_is_json_404(self, api: Api, tenant: str) -> None:
         async with api.client(tenant) as client:
             response = await client.get("/nothing/here")

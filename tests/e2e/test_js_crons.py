@@ -4,14 +4,9 @@ tenants' tokens."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import uuid
-
 import pytest
 
+from tests.e2e.js import run_js
 from tests.fixtures.app import ROOT
 from tests.fixtures.live import LiveServer
 
@@ -31,26 +26,4 @@ EXPECTED = [
 
 
 def test_js_sdk_crons(server: LiveServer) -> None:
-    node = shutil.which("node")
-    assert node is not None, "Node.js is required (README: Requirements)"
-    assert (JS / "node_modules" / "@langchain" / "langgraph-sdk").is_dir(), (
-        "tests/js has no node_modules: run `make install`"
-    )
-    run = uuid.uuid4().hex[:8]
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("LANGGRAPH_API_KEY", "LANGSMITH_API_KEY", "LANGCHAIN_API_KEY")
-    }
-    env.update(
-        COUNTERSIGN_URL=server.url,
-        TOKEN_A=server.mint(f"jscron-a-{run}", "ada", ROLES),
-        TOKEN_B=server.mint(f"jscron-b-{run}", "bob", ROLES),
-    )
-    done = subprocess.run(
-        [node, "crons.mjs"], cwd=JS, env=env, capture_output=True, text=True, timeout=180
-    )
-    lines = done.stdout.strip().splitlines()
-    report = json.loads(lines[-1]) if lines else {}
-    assert done.returncode == 0, f"{report}\n{done.stderr[-3000:]}"
-    assert report["checks"] == EXPECTED
+    assert run_js(server, "crons.mjs", ROLES) == EXPECTED

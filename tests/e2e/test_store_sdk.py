@@ -67,6 +67,9 @@ async def test_the_store_surface(server: LiveServer) -> None:
 
 
 async def test_tenants_are_isolated_and_viewers_read_only(server: LiveServer) -> None:
+    # the viewer's role is granted (by the CLI) before the server first loads the tenant's
+    # policy: a grant made later reaches a running server within a second, not at once
+    viewing = sdk(server, "store-a", subject="vera", roles=("viewer",))
     async with sdk(server, "store-a") as a, sdk(server, "store-b") as b:
         await a.store.put_item(["users", "alice"], "secret", {"pin": 1234})
         assert await b.store.get_item(["users", "alice"], "secret") is None
@@ -75,7 +78,7 @@ async def test_tenants_are_isolated_and_viewers_read_only(server: LiveServer) ->
         await b.store.put_item(["users", "alice"], "secret", {"pin": 0})
         await b.store.delete_item(["users", "alice"], "secret")
         assert (await a.store.get_item(["users", "alice"], "secret"))["value"] == {"pin": 1234}
-    async with sdk(server, "store-a", subject="vera", roles=("viewer",)) as viewer:
+    async with viewing as viewer:
         assert (await viewer.store.get_item(["users", "alice"], "secret"))["value"]["pin"] == 1234
         with pytest.raises(PermissionDeniedError):
             await viewer.store.put_item(["users", "alice"], "secret", {"pin": 1})

@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import Callable
 from typing import Any, Literal
@@ -19,7 +16,7 @@ import websockets
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from tests.fixtures.app import ROOT
+from tests.e2e.js import run_js
 from tests.fixtures.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -191,27 +188,9 @@ async def test_websocket_refusals(server: LiveServer) -> None:
 
 def test_the_js_sdk_thread_stream(server: LiveServer) -> None:
     """``client.threads.stream`` of the official JS SDK (``tests/js/thread_stream.mjs``)."""
-    node = shutil.which("node")
-    assert node is not None, "Node.js is required (README: Requirements)"
-    roles = ("tenant_admin", "editor", "agent")
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(
-        COUNTERSIGN_URL=server.url,
-        TOKEN_A=server.mint(f"js-a-{RUN}", "ada", roles),
-        TOKEN_B=server.mint(f"js-b-{RUN}", "bob", roles),
-    )
-    done = subprocess.run(
-        [node, "thread_stream.mjs"],
-        cwd=ROOT / "tests" / "js",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = done.stdout.strip().splitlines()
-    report = json.loads(lines[-1]) if lines else {}
-    assert done.returncode == 0, f"{report}\n{done.stderr[-3000:]}"
-    assert report["checks"] == [
+    assert run_js(
+        server, "thread_stream.mjs", ("tenant_admin", "editor", "agent"), timeout=120
+    ) == [
         "threads.stream: messages, tool calls and output",
         "threads.stream: another tenant's thread is a 404",
     ]

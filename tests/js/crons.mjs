@@ -3,26 +3,10 @@
 // tenants). Prints one JSON line {"checks": [...]} and exits 0, or names the first failed check
 // and exits 1.
 import assert from "node:assert/strict";
-import { Client } from "@langchain/langgraph-sdk";
 
-const url = process.env.COUNTERSIGN_URL;
-const client = (token) =>
-  new Client({ apiUrl: url, apiKey: null, defaultHeaders: { Authorization: `Bearer ${token}` } });
-const a = client(process.env.TOKEN_A);
-const b = client(process.env.TOKEN_B);
+import { a, b, check, done } from "./harness.mjs";
+
 const QUICK = { steps: 1, seconds: 0.01 };
-const checks = [];
-
-async function check(name, body) {
-  try {
-    await body();
-    checks.push(name);
-  } catch (error) {
-    console.error(`FAILED ${name}: ${error?.stack ?? error}`);
-    console.log(JSON.stringify({ checks, failed: name, error: String(error) }));
-    process.exit(1);
-  }
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let thread;
@@ -115,4 +99,4 @@ await check("two tenants are isolated", async () => {
   assert.equal(await a.crons.count(), 2);
 });
 
-console.log(JSON.stringify({ checks }));
+done();

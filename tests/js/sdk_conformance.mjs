@@ -2,34 +2,11 @@
 // Run by tests/e2e/test_js_sdk.py with COUNTERSIGN_URL, TOKEN_A and TOKEN_B (two tenants).
 // Prints one JSON line {"checks": [...]} and exits 0, or names the first failed check and exits 1.
 import assert from "node:assert/strict";
-import { Client } from "@langchain/langgraph-sdk";
 
-const url = process.env.COUNTERSIGN_URL;
-const client = (token) =>
-  new Client({ apiUrl: url, apiKey: null, defaultHeaders: { Authorization: `Bearer ${token}` } });
-const a = client(process.env.TOKEN_A);
-const b = client(process.env.TOKEN_B);
+import { a, b, check, collect, done } from "./harness.mjs";
 
 const REFUND = { request: { order_id: "J-1", amount: 80, customer: "Ada", reason: "broken" } };
 const ASK = { messages: [{ role: "user", content: "Refund order B-7, 30 EUR: it came broken." }] };
-const checks = [];
-
-async function check(name, body) {
-  try {
-    await body();
-    checks.push(name);
-  } catch (error) {
-    console.error(`FAILED ${name}: ${error?.stack ?? error}`);
-    console.log(JSON.stringify({ checks, failed: name, error: String(error) }));
-    process.exit(1);
-  }
-}
-
-async function collect(stream) {
-  const parts = [];
-  for await (const part of stream) parts.push(part);
-  return parts;
-}
 
 let thread;
 let run;
@@ -144,5 +121,4 @@ await check("two tenants are isolated", async () => {
   assert.deepEqual(theirs, []);
 });
 
-console.log(JSON.stringify({ checks }));
-process.exit(0); // a joined stream the SDK left open would keep Node running
+done();

@@ -3,25 +3,8 @@
 // tenants). Prints one JSON line {"checks": [...]} and exits 0, or names the first failed check
 // and exits 1.
 import assert from "node:assert/strict";
-import { Client } from "@langchain/langgraph-sdk";
 
-const url = process.env.COUNTERSIGN_URL;
-const client = (token) =>
-  new Client({ apiUrl: url, apiKey: null, defaultHeaders: { Authorization: `Bearer ${token}` } });
-const a = client(process.env.TOKEN_A);
-const b = client(process.env.TOKEN_B);
-const checks = [];
-
-async function check(name, body) {
-  try {
-    await body();
-    checks.push(name);
-  } catch (error) {
-    console.error(`FAILED ${name}: ${error?.stack ?? error}`);
-    console.log(JSON.stringify({ checks, failed: name, error: String(error) }));
-    process.exit(1);
-  }
-}
+import { a, b, check, done } from "./harness.mjs";
 
 await check("store.putItem and getItem", async () => {
   await a.store.putItem(["users", "ada"], "prefs", { theme: "dark" });
@@ -64,5 +47,4 @@ await check("two tenants are isolated", async () => {
   assert.equal((await a.store.getItem(["docs", "ada"], "d0")).value.n, 0);
 });
 
-console.log(JSON.stringify({ checks }));
-process.exit(0);
+done();

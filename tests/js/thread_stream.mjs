@@ -1,37 +1,15 @@
 // Thread streaming sessions of the official JS SDK (@langchain/langgraph-sdk,
 // client.threads.stream) against a live Countersign. Run by tests/e2e/test_thread_stream_sdk.py
-// with COUNTERSIGN_URL and TOKEN_A. Prints one JSON line {"checks": [...]} and exits 0, or
+// with COUNTERSIGN_URL, TOKEN_A and TOKEN_B. Prints one JSON line {"checks": [...]} and exits 0, or
 // names the first failed check and exits 1.
 import assert from "node:assert/strict";
-import { Client } from "@langchain/langgraph-sdk";
 
-const client = new Client({
-  apiUrl: process.env.COUNTERSIGN_URL,
-  apiKey: null,
-  defaultHeaders: { Authorization: `Bearer ${process.env.TOKEN_A}` },
-});
+import { a, b, check, collect, done } from "./harness.mjs";
+
 const ASK = { messages: [{ role: "user", content: "Refund order B-7, 30 EUR: it came broken." }] };
-const checks = [];
-
-async function check(name, body) {
-  try {
-    await body();
-    checks.push(name);
-  } catch (error) {
-    console.error(`FAILED ${name}: ${error?.stack ?? error}`);
-    console.log(JSON.stringify({ checks, failed: name, error: String(error) }));
-    process.exit(1);
-  }
-}
-
-async function collect(iterable) {
-  const items = [];
-  for await (const item of iterable) items.push(item);
-  return items;
-}
 
 await check("threads.stream: messages, tool calls and output", async () => {
-  const thread = client.threads.stream({ assistantId: "support_agent_unreviewed" });
+  const thread = a.threads.stream({ assistantId: "support_agent_unreviewed" });
   try {
     await thread.run.start({ input: ASK });
     const [messages, toolCalls] = await Promise.all([
@@ -57,15 +35,9 @@ await check("threads.stream: messages, tool calls and output", async () => {
   }
 });
 
-
 await check("threads.stream: another tenant's thread is a 404", async () => {
-  const owner = await client.threads.create();
-  const other = new Client({
-    apiUrl: process.env.COUNTERSIGN_URL,
-    apiKey: null,
-    defaultHeaders: { Authorization: `Bearer ${process.env.TOKEN_B}` },
-  });
-  const thread = other.threads.stream(owner.thread_id, { assistantId: "support_agent_unreviewed" });
+  const owner = await a.threads.create();
+  const thread = b.threads.stream(owner.thread_id, { assistantId: "support_agent_unreviewed" });
   try {
     await assert.rejects(thread.run.start({ input: ASK }), /404/);
   } finally {
@@ -73,4 +45,4 @@ await check("threads.stream: another tenant's thread is a 404", async () => {
   }
 });
 
-console.log(JSON.stringify({ checks }));
+done();

@@ -44,7 +44,9 @@ class AssistantCount(Body):
     name: str | None = None
 
 
-class AssistantOut(BaseModel):
+class AssistantVersionOut(BaseModel):
+    """What the assistant was at one version (``POST /assistants/{id}/versions``)."""
+
     assistant_id: str
     graph_id: str
     config: dict[str, Any]
@@ -54,10 +56,13 @@ class AssistantOut(BaseModel):
     description: str | None
     version: int
     created_at: str
+
+
+class AssistantOut(AssistantVersionOut):
     updated_at: str
 
 
-def assistant_json(row: Assistant) -> dict[str, Any]:
+def assistant_version_json(row: Assistant | AssistantVersion) -> dict[str, Any]:
     return {
         "assistant_id": row.assistant_id,
         "graph_id": row.graph_id,
@@ -68,8 +73,11 @@ def assistant_json(row: Assistant) -> dict[str, Any]:
         "description": row.description,
         "version": row.version,
         "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
     }
+
+
+def assistant_json(row: Assistant) -> dict[str, Any]:
+    return {**assistant_version_json(row), "updated_at": iso(row.updated_at)}
 
 
 class AssistantVersionSearch(Body):
@@ -80,29 +88,3 @@ class AssistantVersionSearch(Body):
 
 class AssistantSetLatest(Body):
     version: StrictInt = Field(ge=1, le=2**31 - 1)
-
-
-class AssistantVersionOut(BaseModel):
-    assistant_id: str
-    graph_id: str
-    config: dict[str, Any]
-    context: dict[str, Any]
-    metadata: dict[str, Any]
-    name: str
-    description: str | None
-    version: int
-    created_at: str
-
-
-def assistant_version_json(row: AssistantVersion) -> dict[str, Any]:
-    return {
-        "assistant_id": row.assistant_id,
-        "graph_id": row.graph_id,
-        "config": row.config or {},
-        "context": row.context or {},
-        "metadata": row.metadata_ or {},
-        "name": row.name,
-        "description": row.description,
-        "version": row.version,
-        "created_at": iso(row.created_at),
-    }

@@ -14,20 +14,28 @@ INT64_MAX = 2**63 - 1  # what both databases, and JSON columns through orjson, c
 class Body(BaseModel):
     """Request bodies ignore unknown fields (newer SDKs send more) but never trust them:
     tenant and thread always come from the token and the path. Every number in them, however
-    deep, must fit in 64 bits (422 otherwise: the databases could not store it)."""
+    deep, must fit in 64 bits, and every text be valid Unicode (JSON may escape a lone UTF-16
+    surrogate, which no database or UTF-8 encoder takes): 422 otherwise."""
 
     model_config = ConfigDict(extra="ignore")
 
     @model_validator(mode="before")
     @classmethod
-    def _numbers_fit_64_bits(cls, data: Any) -> Any:
+    def _storable(cls, data: Any) -> Any:
         stack = [data]
         while stack:
             value = stack.pop()
             if isinstance(value, dict):
                 stack.extend(value.values())
+                stack.extend(value.keys())
             elif isinstance(value, list):
                 stack.extend(value)
+            elif isinstance(value, str):
+                if not value.isascii():
+                    try:
+                        value.encode()
+                    except UnicodeEncodeError:
+                        raise ValueError("text must be valid Unicode (a lone surrogate)") from None
             elif isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
                 raise ValueError("numbers must fit in 64 bits")
         return data

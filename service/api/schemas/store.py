@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt
 
-from service.api.schemas.common import Body
+from service.api.schemas.common import Body, Offset
 
 
 class StorePut(Body):
@@ -16,7 +16,7 @@ class StorePut(Body):
     index: Literal[False] | list[str] | None = Field(
         default=None, description="Accepted for compatibility; vector search is not supported"
     )
-    ttl: float | None = Field(
+    ttl: StrictFloat | StrictInt | None = Field(
         default=None, gt=0, description="Minutes until the item expires (none: the default)"
     )
 
@@ -29,8 +29,8 @@ class StoreDelete(Body):
 class StoreSearch(Body):
     namespace_prefix: list[str] = Field(default_factory=list, max_length=32)
     filter: dict[str, Any] | None = None
-    limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
+    limit: StrictInt = Field(default=10, ge=1, le=1000)
+    offset: StrictInt = Offset
     query: str | None = Field(default=None, max_length=2000)
     refresh_ttl: StrictBool | None = None
 
@@ -38,9 +38,9 @@ class StoreSearch(Body):
 class StoreNamespaces(Body):
     prefix: list[str] | None = Field(default=None, max_length=32)
     suffix: list[str] | None = Field(default=None, max_length=32)
-    max_depth: int | None = Field(default=None, ge=1, le=32)
-    limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
+    max_depth: StrictInt | None = Field(default=None, ge=1, le=32)
+    limit: StrictInt = Field(default=100, ge=1, le=1000)
+    offset: StrictInt = Offset
 
 
 class ItemOut(BaseModel):
