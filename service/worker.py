@@ -14,14 +14,18 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from service.bootstrap import build_worker, open_runtime
+from service.errors import Unavailable
 from service.observability import serve_health, settle_heap
 from service.queue.local_socket import SocketEventBus
 from service.services import reaper
 from service.services.execution import RunWorker
 from service.settings import Settings
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +56,20 @@ async def run_worker(settings: Settings, *, grace: float = 30.0) -> None:
             if settings.prewarm and settings.worker_slot != "quarantine":  # it starts rarely
                 await rt.engine.prewarm()
             worker = build_worker(rt, settings, role="worker")
+            worker_id = worker.config.worker_id
             report = _reporter(settings.supervisor_fd)
             if settings.worker_slot:  # supervised: take over what a dead predecessor held
                 worker.on_crashed_waiting = lambda: report(b"q")
-                if await reaper.expire_crashed(rt, worker.config.worker_id):
-                    await worker.reap_once()
+                expired = await _start_step(lambda: reaper.expire_crashed(rt, worker_id))
+                if expired:
+                    await _start_step(worker.reap_once)
             settle_heap()
             worker.start()
             ready = True
             report(b"r")
             if settings.worker_slot == "main":
-                await worker.reap_once()  # crashed runs left by any process: ask for quarantine
+                # crashed runs left by any process: ask for quarantine
+                await _start_step(worker.reap_once)
             if settings.worker_slot == "quarantine":
                 idle = asyncio.create_task(_exit_when_idle(worker, settings, stop))
             if isinstance(rt.bus, SocketEventBus):
@@ -104,3 +111,16 @@ async def _exit_when_idle(worker: RunWorker, settings: Settings, stop: asyncio.E
         if not worker.active_runs and quiet >= settings.quarantine_idle_seconds:
             log.info("quarantine idle for %.0f s: exiting", quiet)
             stop.set()
+
+
+async def _start_step(step: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+    """A start-up statement, tried again when the database blinked (R19): a worker that
+    exits on the first transient fault would be restarted only to meet the next one."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await step()
+        except Unavailable:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")

@@ -61,7 +61,7 @@ await check("a cron fires until its end", async () => {
     endTime,
   });
   let found = [];
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     const [cron] = (await a.crons.search({ threadId: thread.thread_id, enabled: false })).filter(
       (c) => c.cron_id === firing.cron_id,
     );
@@ -72,8 +72,14 @@ await check("a cron fires until its end", async () => {
     await sleep(200);
   }
   assert.ok(found.length >= 1 && found.length <= 4, `${found.length} runs`);
-  assert.ok(found.every((r) => r.status === "success"));
-  for (const r of found) assert.ok(new Date(r.created_at) <= new Date(Date.parse(endTime) + 1000));
+  assert.ok(found.every((r) => r.status === "success"), JSON.stringify(found.map((r) => r.status)));
+  // a firing due before the end may run a tick (1 s) or more after it on a busy machine; what
+  // must hold is that none comes once the cron is disabled
+  await sleep(2500);
+  const after = (await a.runs.list(thread.thread_id, { limit: 100 })).filter(
+    (r) => r.metadata.cron_id === firing.cron_id,
+  );
+  assert.equal(after.length, found.length, "a run after the cron's end");
 });
 
 await check("crons.delete", async () => {
