@@ -28,7 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 from service import sqlite_inline, tenancy
 from service.engine.batched_writes import BatchCursor
 from service.engine.last_checkpoint import Attempt, written
-from service.engine.store_setup import setup_postgres_store
+from service.engine.store_setup import migrated, setup_postgres_store
 from service.errors import FencedWrite, Unavailable
 from service.observability import FENCED_WRITES
 
@@ -327,7 +327,7 @@ async def _setup_postgres(url: str, saver: PooledPostgresSaver) -> None:
     would wait forever for the saver's ``CREATE INDEX CONCURRENTLY``.
     """
     async with await AsyncConnection.connect(url, autocommit=True, prepare_threshold=None) as conn:
-        if await _migrated(conn, len(saver.MIGRATIONS) - 1):
+        if await migrated(conn, "checkpoint_migrations", len(saver.MIGRATIONS) - 1):
             return
         await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
         try:
@@ -336,15 +336,6 @@ async def _setup_postgres(url: str, saver: PooledPostgresSaver) -> None:
                 await conn.execute(statement.encode())
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
-
-
-async def _migrated(conn: AsyncConnection[Any], last: int) -> bool:
-    try:
-        cursor = await conn.execute("SELECT max(v) FROM checkpoint_migrations")
-    except psycopg.errors.UndefinedTable:
-        return False
-    row = await cursor.fetchone()
-    return row is not None and row[0] == last
 
 
 @asynccontextmanager

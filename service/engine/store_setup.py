@@ -37,7 +37,7 @@ def store_row_security() -> list[str]:
 async def setup_postgres_store(url: str) -> None:
     """The store's tables at LangGraph's last migration, under row-level security."""
     async with await AsyncConnection.connect(url, autocommit=True, prepare_threshold=None) as conn:
-        if await _migrated(conn, len(AsyncPostgresStore.MIGRATIONS) - 1):
+        if await migrated(conn, "store_migrations", len(AsyncPostgresStore.MIGRATIONS) - 1):
             return
         await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
         try:
@@ -49,9 +49,11 @@ async def setup_postgres_store(url: str) -> None:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
 
 
-async def _migrated(conn: AsyncConnection[Any], last: int) -> bool:
+async def migrated(conn: AsyncConnection[Any], table: str, last: int) -> bool:
+    """Whether LangGraph's migrations table ``table`` (the saver's or the store's) is at
+    ``last``: the usual start reads only this."""
     try:
-        cursor = await conn.execute("SELECT max(v) FROM store_migrations")
+        cursor = await conn.execute(f"SELECT max(v) FROM {table}")  # noqa: S608 (our constants)
     except psycopg.errors.UndefinedTable:
         return False
     row = await cursor.fetchone()
