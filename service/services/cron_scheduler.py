@@ -57,34 +57,47 @@ async def _start_run(uow: UnitOfWork, rt: Runtime, cron: Cron) -> Run:
 async def fire_one(rt: Runtime) -> bool:
     """Fire the earliest due cron, if any; whether there was one."""
     now = utcnow()
-    async with rt.transaction() as uow:
-        cron = await uow.store.crons.claim_due(now)
-        if cron is None:
-            return False
-        due = cron.next_run_date
-        expired = cron.end_time is not None and due is not None and due > cron.end_time
-        cron.updated_at = now
-        if expired:  # its end came before this firing
-            cron.enabled, cron.next_run_date = False, None
-            log.info("cron %s ended", cron.cron_id)
-            return True
-        try:
-            schedule_next(cron, now)
-            run = await _start_run(uow, rt, cron)
-        except ThreadBusy:
-            log.info("cron %s skipped a firing: its thread is busy", cron.cron_id)
-        except Unavailable:
+    taken: str | None = None
+    try:
+        async with rt.transaction() as uow:
+            cron = await uow.store.crons.claim_due(now)
+            if cron is None:
+                return False
+            taken = cron.cron_id
+            due = cron.next_run_date
+            expired = cron.end_time is not None and due is not None and due > cron.end_time
+            cron.updated_at = now
+            if expired:  # its end came before this firing
+                cron.enabled, cron.next_run_date = False, None
+                log.info("cron %s ended", cron.cron_id)
+                return True
+            try:
+                schedule_next(cron, now)
+                run = await _start_run(uow, rt, cron)
+            except ThreadBusy:
+                log.info("cron %s skipped a firing: its thread is busy", cron.cron_id)
+            except ServiceError as exc:  # its assistant or thread is gone, or it cannot run
+                if isinstance(exc, Unavailable):
+                    raise
+                cron.enabled = False
+                log.warning("cron %s disabled: %s", cron.cron_id, exc)
+            else:
+                log.info("cron %s fired run %s", cron.cron_id, run.run_id)
+            await uow.store.flush()
+    except Unavailable:
+        raise
+    except Exception:  # never a cron that fails every tick ahead of the others
+        if taken is None:
             raise
-        except ServiceError as exc:  # its assistant or thread is gone, or it cannot run
-            cron.enabled = False
-            log.warning("cron %s disabled: %s", cron.cron_id, exc)
-        except Exception:  # never a cron that fails every tick ahead of the others
-            cron.enabled = False
-            log.exception("cron %s disabled: its run could not be created", cron.cron_id)
-        else:
-            log.info("cron %s fired run %s", cron.cron_id, run.run_id)
-        await uow.store.flush()
+        log.exception("cron %s disabled: its run could not be created", taken)
+        await _disable(rt, taken)
     return True
+
+
+async def _disable(rt: Runtime, cron_id: str) -> None:
+    """Disable a cron in a transaction of its own: the firing's rolled back with its error."""
+    async with rt.transaction() as uow:
+        await uow.store.crons.disable(cron_id, now=utcnow())
 
 
 async def fire_due(rt: Runtime, limit: int = PER_TICK) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select, update
 
 from service.models import Cron
 from service.store.base import Repository
@@ -127,3 +127,13 @@ class CronRepository(Repository):
         those another worker holds (``SKIP LOCKED``); SQLite's writer holds the database."""
         stmt = _DUE_LOCKED if self.postgres else _DUE
         return (await self.session.scalars(stmt, {"now": now})).one_or_none()
+
+    async def disable(self, cron_id: str, *, now: datetime) -> None:
+        """The scheduler's stop for a cron that cannot fire (any tenant's: it acts for all)."""
+        stmt = (
+            update(Cron)
+            .where(Cron.cron_id == cron_id)
+            .values(enabled=False, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(stmt)

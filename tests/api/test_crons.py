@@ -10,7 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from service.domain.ids import resolve_thread_id
 from service.models import Cron, Run
@@ -405,6 +406,32 @@ class TestFiring:
             while (row := await stored(api, tenant, cron["cron_id"])) and row.enabled:
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.1)
+        assert await cron_runs(api, tenant, cron["cron_id"]) == []
+
+    async def test_a_database_error_disables_it_and_rolls_the_firing_back(
+        self, api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A statement that fails mid-firing aborts the firing's transaction (on Postgres
+        every later statement in it fails too): nothing of the firing stays, and the cron
+        is disabled in a transaction of its own, so it cannot fail every tick."""
+        async with api.client(tenant) as client:
+            thread = await new_thread(client)
+            cron = await thread_cron(client, thread["thread_id"])
+        real = cron_scheduler._start_run
+
+        async def failing(uow: Any, rt: Any, row: Cron) -> Run:
+            if row.cron_id != cron["cron_id"]:
+                return await real(uow, rt, row)
+            await real(uow, rt, row)  # the run is written, then the statement fails
+            await uow.store.session.execute(text("SELECT 1 / 0"))
+            raise AssertionError("unreachable")
+
+        monkeypatch.setattr(cron_scheduler, "_start_run", failing)
+        await make_due(api, tenant, cron["cron_id"])
+        deadline = time.monotonic() + 15
+        while (row := await stored(api, tenant, cron["cron_id"])) and row.enabled:
+            assert time.monotonic() < deadline, "the failing cron stayed enabled"
+            await asyncio.sleep(0.1)
         assert await cron_runs(api, tenant, cron["cron_id"]) == []
 
 

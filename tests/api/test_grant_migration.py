@@ -13,7 +13,7 @@ from sqlalchemy import text
 from service.store import migrations
 from service.store.db import create_engine
 from tests.fixtures.app import ROOT, make_settings
-from tests.fixtures.databases import _database
+from tests.fixtures.databases import fresh_database
 
 OLD_SEED = [  # what a tenant seeded before 0013 holds (a few of its rules)
     ("p", "role:viewer", "t-old", "threads", "read", "any"),
@@ -30,7 +30,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield ""
     else:
-        yield from _database()
+        with fresh_database() as url:
+            yield url
 
 
 async def test_existing_tenants_get_the_store_and_cron_grants(

@@ -30,6 +30,7 @@ from playwright.sync_api import (
 from service.auth.jwt import mint_token
 from service.settings import Settings
 from tests.fixtures.app import ROOT, TEST_SECRET
+from tests.fixtures.databases import fresh_database
 from tests.fixtures.live import LiveServer, server_env, start_server, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -80,23 +81,26 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not UI_INDEX.is_file():
         pytest.fail(
             f"The web UI is not built ({UI_INDEX} is missing): run `make install` "
             "(or `cd frontend && npm ci && npm run build`)."
         )
-    env = server_env(
-        ROOT / "langgraph.json", secret=TEST_SECRET, run_in_api=True, database_url=postgres_url
-    )
-    server = start_server(tmp_path_factory.mktemp("browser"), env)
-    try:
-        server.cli("policy", "platform-admin", "--tenant", PLATFORM_TENANT, "--sub", PLATFORM_ADMIN)
-        settings = Settings(env="test", jwt_secret=TEST_SECRET)
-        root = mint_token(settings, tenant=PLATFORM_TENANT, subject=PLATFORM_ADMIN)
-        yield Stack(server, settings, {"Authorization": f"Bearer {root}"})
-    finally:
-        stop_server(server)
+    with fresh_database() as database_url:  # its own: it lives the whole session
+        env = server_env(
+            ROOT / "langgraph.json", secret=TEST_SECRET, run_in_api=True, database_url=database_url
+        )
+        server = start_server(tmp_path_factory.mktemp("browser"), env)
+        try:
+            server.cli(
+                "policy", "platform-admin", "--tenant", PLATFORM_TENANT, "--sub", PLATFORM_ADMIN
+            )
+            settings = Settings(env="test", jwt_secret=TEST_SECRET)
+            root = mint_token(settings, tenant=PLATFORM_TENANT, subject=PLATFORM_ADMIN)
+            yield Stack(server, settings, {"Authorization": f"Bearer {root}"})
+        finally:
+            stop_server(server)
 
 
 @pytest.fixture(scope="module")

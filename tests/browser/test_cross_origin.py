@@ -14,6 +14,7 @@ from playwright.sync_api import Browser
 
 from tests.browser.conftest import TIMEOUT_MS
 from tests.fixtures.app import ROOT, TEST_SECRET
+from tests.fixtures.databases import fresh_database
 from tests.fixtures.live import LiveServer, free_port, running, server_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -57,15 +58,14 @@ def app_port() -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def api(
-    app_port: int, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
+def api(app_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A production-configured server that allows one origin: the app's on 127.0.0.1."""
-    env = server_env(
-        ROOT / "langgraph.json", secret=TEST_SECRET, run_in_api=True, database_url=postgres_url
-    )
-    env["COUNTERSIGN_CORS_ORIGINS"] = json.dumps([f"http://127.0.0.1:{app_port}"])
-    yield from running(tmp_path_factory.mktemp("cors"), env)
+    with fresh_database() as database_url:
+        env = server_env(
+            ROOT / "langgraph.json", secret=TEST_SECRET, run_in_api=True, database_url=database_url
+        )
+        env["COUNTERSIGN_CORS_ORIGINS"] = json.dumps([f"http://127.0.0.1:{app_port}"])
+        yield from running(tmp_path_factory.mktemp("cors"), env)
 
 
 def load(browser: Browser, origin: str, api: LiveServer, token: str) -> str:

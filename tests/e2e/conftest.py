@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fixtures.app import ROOT, TEST_SECRET
+from tests.fixtures.databases import fresh_database
 from tests.fixtures.live import LiveServer, running, server_env
 
 
@@ -17,15 +18,17 @@ def on_backend(
     **env: str,
 ) -> Iterator[LiveServer]:
     """A live server of the test graphs on the backend ``request.param`` names (``sqlite`` or
-    ``postgres``), with ``env`` added: for module fixtures parametrized over both."""
-    database_url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
-    server = server_env(
-        ROOT / "tests" / "graphs" / "langgraph.json",
-        secret=TEST_SECRET,
-        run_in_api=True,
-        database_url=database_url,
-    )
-    yield from running(tmp_path_factory.mktemp(f"{name}-{request.param}"), {**server, **env})
+    ``postgres``, a database of its own), with ``env`` added: for module fixtures
+    parametrized over both."""
+    tmp = tmp_path_factory.mktemp(f"{name}-{request.param}")
+    graphs = ROOT / "tests" / "graphs" / "langgraph.json"
+    if request.param != "postgres":
+        server = server_env(graphs, secret=TEST_SECRET, run_in_api=True, database_url="")
+        yield from running(tmp, {**server, **env})
+        return
+    with fresh_database() as database_url:
+        server = server_env(graphs, secret=TEST_SECRET, run_in_api=True, database_url=database_url)
+        yield from running(tmp, {**server, **env})
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -26,6 +26,7 @@ from langgraph_sdk.client import LangGraphClient
 
 from tests.e2e.conftest import on_backend
 from tests.fixtures.app import ROOT, TEST_SECRET
+from tests.fixtures.databases import fresh_database
 from tests.fixtures.live import LiveServer, free_port, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
@@ -81,6 +82,13 @@ def cron_server(
 def sdk(server: LiveServer, tenant: str, subject: str = "ada") -> LangGraphClient:
     token = server.mint(f"{tenant}-{RUN}", subject, ("tenant_admin", "agent"))
     return get_client(url=server.url, headers={"Authorization": f"Bearer {token}"}, api_key=None)
+
+
+def scheduler_log(server: LiveServer) -> str:
+    """What the cron schedulers of the server's processes said (for a failure's message)."""
+    logs = sorted(server.log_path.parent.glob("*.log"))
+    lines = (line for log in logs for line in log.read_text(errors="replace").splitlines())
+    return "\n".join(line for line in lines if "cron_scheduler" in line)
 
 
 async def until(check: Any, timeout: float = 30, what: str = "") -> Any:
@@ -165,8 +173,8 @@ async def test_end_time_and_on_run_completed(cron_server: LiveServer, sink: Sink
         await asyncio.sleep(1.5)  # the runs of the last firings end, their webhooks arrive
         deleted = sink.for_cron(deleting["cron_id"])
         kept = sink.for_cron(keeping["cron_id"])
-        assert 1 <= len(deleted) <= 4
-        assert 1 <= len(kept) <= 4
+        assert 1 <= len(deleted) <= 4, scheduler_log(cron_server)
+        assert 1 <= len(kept) <= 4, scheduler_log(cron_server)
         for body in deleted + kept:
             assert body["status"] == "success"
             assert datetime.fromisoformat(body["created_at"]) <= end + timedelta(seconds=1)
@@ -217,11 +225,14 @@ def _ready(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> 
 
 
 @pytest.fixture(scope="module")
-def two_workers(
-    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """``countersign api`` and two ``countersign worker`` processes on one Postgres + Redis."""
-    tmp = tmp_path_factory.mktemp("crons-two-workers")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``countersign api`` and two ``countersign worker`` processes on one Postgres + Redis,
+    nothing else on that database."""
+    with fresh_database() as postgres_url:
+        yield from _api_and_two_workers(tmp_path_factory.mktemp("crons-two-workers"), postgres_url)
+
+
+def _api_and_two_workers(tmp: Path, postgres_url: str) -> Iterator[LiveServer]:
     env = {
         **server_env(
             ROOT / "tests" / "graphs" / "langgraph.json",
@@ -265,6 +276,9 @@ async def test_each_firing_runs_once_with_two_workers(two_workers: LiveServer) -
 
         await until(all_ended, what="the crons reached their end")
         for thread, cron in zip(threads, crons, strict=True):
+            # a firing's run is created with the cron's move on: an ended cron has them all
+            fired = await client.runs.list(thread["thread_id"], limit=100)
+            assert fired, f"cron {cron['cron_id']} never fired:\n{scheduler_log(two_workers)}"
 
             async def settled(tid: str = thread["thread_id"]) -> list[dict[str, Any]] | None:
                 runs = await client.runs.list(tid, limit=100)
