@@ -320,22 +320,23 @@ def is_postgres_url(url: str) -> bool:
 
 async def _setup_postgres(url: str, saver: PooledPostgresSaver) -> None:
     """``setup()`` unless the checkpoint tables are already at the saver's last migration
-    (``countersign migrate`` ran), one process at a time.
+    (``countersign migrate`` ran), one process at a time; then the same for LangGraph's store
+    on the same database, through the same connection.
 
-    The usual start only reads the migration version: behind a transaction-mode pooler a
+    The usual start only reads the migration versions: behind a transaction-mode pooler a
     session advisory lock would outlive its server connection, and a transaction-scoped one
     would wait forever for the saver's ``CREATE INDEX CONCURRENTLY``.
     """
     async with await AsyncConnection.connect(url, autocommit=True, prepare_threshold=None) as conn:
-        if await migrated(conn, "checkpoint_migrations", len(saver.MIGRATIONS) - 1):
-            return
-        await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
-        try:
-            await saver.setup()
-            for statement in checkpoint_row_security():
-                await conn.execute(statement.encode())
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
+        if not await migrated(conn, "checkpoint_migrations", len(saver.MIGRATIONS) - 1):
+            await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
+            try:
+                await saver.setup()
+                for statement in checkpoint_row_security():
+                    await conn.execute(statement.encode())
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
+        await setup_postgres_store(conn)
 
 
 @asynccontextmanager
@@ -364,7 +365,6 @@ async def open_checkpointer(
         try:
             saver = PooledPostgresSaver(pool, scoped=prepared_statements)
             await _setup_postgres(url, saver)
-            await setup_postgres_store(url)  # LangGraph's store, on the same database
             yield saver
         finally:
             await pool.close()

@@ -34,19 +34,19 @@ def store_row_security() -> list[str]:
     ]
 
 
-async def setup_postgres_store(url: str) -> None:
-    """The store's tables at LangGraph's last migration, under row-level security."""
-    async with await AsyncConnection.connect(url, autocommit=True, prepare_threshold=None) as conn:
-        if await migrated(conn, "store_migrations", len(AsyncPostgresStore.MIGRATIONS) - 1):
-            return
-        await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
-        try:
-            store = AsyncPostgresStore(cast(AsyncConnection[DictRow], conn))
-            await store.setup()
-            for statement in store_row_security():
-                await conn.execute(statement.encode())
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
+async def setup_postgres_store(conn: AsyncConnection[Any]) -> None:
+    """The store's tables at LangGraph's last migration, under row-level security, through
+    the start-up connection the checkpoint tables' check used (autocommit)."""
+    if await migrated(conn, "store_migrations", len(AsyncPostgresStore.MIGRATIONS) - 1):
+        return
+    await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
+    try:
+        store = AsyncPostgresStore(cast(AsyncConnection[DictRow], conn))
+        await store.setup()
+        for statement in store_row_security():
+            await conn.execute(statement.encode())
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
 
 
 async def migrated(conn: AsyncConnection[Any], table: str, last: int) -> bool:
