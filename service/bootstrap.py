@@ -15,7 +15,7 @@ from service.authz.guard import Authorizer
 from service.engine.checkpointer import open_checkpointer
 from service.engine.executor import GraphEngine
 from service.engine.registry import GraphRegistry
-from service.engine.store_backends import open_store, read_store_config
+from service.engine.store_backends import open_store, read_store_config, read_thread_ttl_config
 from service.observability import AUTHZ_LATENCY
 from service.outbound.sender import WebhookSender
 from service.queue.local_socket import (
@@ -156,6 +156,7 @@ async def open_runtime(
                 ),
                 probes={"database": stores.ping, **probes},
                 memory=memory,
+                thread_ttl=read_thread_ttl_config(settings.graphs_config),
             )
     finally:
         await policy_engine.dispose()

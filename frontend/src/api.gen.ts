@@ -2380,6 +2380,8 @@ export interface components {
             };
             /** Thread Id */
             thread_id?: string | null;
+            /** Ttl */
+            ttl?: components["schemas"]["ThreadTtlIn"] | (number) | null;
         };
         /** ThreadDecision */
         ThreadDecision: {
@@ -2427,6 +2429,7 @@ export interface components {
             status: "idle" | "busy" | "interrupted" | "error";
             /** Thread Id */
             thread_id: string;
+            ttl?: components["schemas"]["ThreadTtlOut"] | null;
             /** Updated At */
             updated_at: string;
             /** Values */
@@ -2438,6 +2441,8 @@ export interface components {
             metadata?: {
                 [key: string]: unknown;
             };
+            /** Ttl */
+            ttl?: components["schemas"]["ThreadTtlIn"] | (number) | null;
         };
         /** ThreadPrune */
         ThreadPrune: {
@@ -2514,6 +2519,32 @@ export interface components {
             }[];
             /** Values */
             values: unknown;
+        };
+        /**
+         * ThreadTtlIn
+         * @description ``ttl`` as the SDKs send it; a bare number of minutes means ``delete``.
+         */
+        ThreadTtlIn: {
+            /**
+             * Strategy
+             * @default delete
+             * @enum {string}
+             */
+            strategy: "delete" | "keep_latest";
+            /** Ttl */
+            ttl: number;
+        };
+        /** ThreadTtlOut */
+        ThreadTtlOut: {
+            /** Expires At */
+            expires_at: string | null;
+            /**
+             * Strategy
+             * @enum {string}
+             */
+            strategy: "delete" | "keep_latest";
+            /** Ttl Minutes */
+            ttl_minutes: number;
         };
         /** ValidationError */
         ValidationError: {

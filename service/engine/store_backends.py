@@ -30,6 +30,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from service import sqlite_inline
+from service.domain.thread_ttl import STRATEGIES, ThreadTtl, ThreadTtlConfig
 from service.engine.checkpointer import PooledPostgresSaver, pooled_cursor
 from service.engine.registry import GraphConfigError
 from service.engine.tenant_store import TenantStores
@@ -45,15 +46,22 @@ TTL_KEYS: dict[str, tuple[type, ...]] = {
 }
 
 
+def _section(config_path: Path, name: str) -> dict[str, Any] | None:
+    """A section of ``langgraph.json`` (None: absent, or the file unreadable, which the
+    registry reports)."""
+    try:
+        raw = json.loads(config_path.read_text()).get(name)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
 def read_store_config(config_path: Path) -> TTLConfig | None:
     """The ``ttl`` settings of ``langgraph.json``'s ``store`` section (none: items never
     expire); a value of the wrong type stops the start (``GraphConfigError``). Unknown keys
     and a vector ``index`` are ignored with a warning."""
-    try:
-        raw = json.loads(config_path.read_text()).get("store")
-    except (OSError, ValueError, AttributeError):
-        return None  # the registry reports an unreadable file
-    if not isinstance(raw, dict):
+    raw = _section(config_path, "store")
+    if raw is None:
         return None
     if raw.get("index"):
         log.warning("langgraph.json store.index (vector search) is not supported: ignored")
@@ -68,6 +76,31 @@ def read_store_config(config_path: Path) -> TTLConfig | None:
         if not _valid(value, TTL_KEYS[key]):
             raise GraphConfigError(f"langgraph.json store.ttl.{key}: {value!r} is not valid")
     return cast(TTLConfig, known)
+
+
+def read_thread_ttl_config(config_path: Path) -> ThreadTtlConfig:
+    """``langgraph.json``'s ``checkpointer.ttl`` (``strategy``, ``default_ttl`` in minutes,
+    ``sweep_interval_minutes``); a bad value stops the start (``GraphConfigError``)."""
+    raw = _section(config_path, "checkpointer")
+    ttl = raw.get("ttl") if raw is not None else None
+    if not isinstance(ttl, dict):
+        return ThreadTtlConfig()
+    strategy = ttl.get("strategy", "delete")
+    if strategy not in STRATEGIES:
+        raise GraphConfigError(
+            f"langgraph.json checkpointer.ttl.strategy: {strategy!r} is not valid"
+        )
+    minutes = {"default_ttl": None, "sweep_interval_minutes": 5.0}
+    for key in minutes:
+        value = ttl.get(key, minutes[key])
+        if not _valid(value, (int, float, type(None))):
+            raise GraphConfigError(f"langgraph.json checkpointer.ttl.{key}: {value!r} is not valid")
+        minutes[key] = value
+    default, sweep = minutes["default_ttl"], minutes["sweep_interval_minutes"]
+    return ThreadTtlConfig(
+        default=ThreadTtl(strategy, float(default)) if default is not None else None,
+        sweep_minutes=float(sweep) if sweep is not None else 5.0,
+    )
 
 
 def _valid(value: Any, types: tuple[type, ...]) -> bool:

@@ -16,6 +16,7 @@ class Thread(TenantMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_threads_tenant_status_updated", "tenant_id", "status", "updated_at"),
         Index("ix_threads_tenant_created", "tenant_id", "created_at"),
+        Index("ix_threads_expires", "expires_at"),
     )
 
     thread_id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -26,6 +27,11 @@ class Thread(TenantMixin, TimestampMixin, Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     error: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
     state_updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # time to live (services/thread_ttl.py): ``delete`` or ``keep_latest`` after ``ttl_minutes``
+    # without activity; ``expires_at`` moves on with each update and run
+    ttl_strategy: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    ttl_minutes: Mapped[float | None] = mapped_column(nullable=True, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True, default=None)
     # the thread's latest state as get_state answers it, without ``values`` (the column
     # above): written with the values by whatever changed the checkpoints (a run's end, a
     # state update), NULL when they changed otherwise; loaded only by get_state

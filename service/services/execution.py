@@ -36,6 +36,7 @@ from service.queue.port import OUTCOME_CAP
 from service.services import inbox, reaper, run_log, threads, webhook_dispatch, webhooks
 from service.services.cron_scheduler import run_scheduler
 from service.services.runtime import Runtime
+from service.services.thread_ttl import run_sweeper
 from service.store.runs import Lease
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class RunWorker:
             asyncio.create_task(
                 run_scheduler(self.rt, self.config.cron_every), name="worker-crons"
             ),
+            asyncio.create_task(run_sweeper(self.rt), name="worker-thread-ttl"),
         ]
         if self.webhooks is not None:
             self._loops.append(

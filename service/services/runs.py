@@ -117,7 +117,7 @@ async def _thread_for_run(
         if found is not None:  # there, but not the caller's to see: the same 404
             raise
         await rt.authz.require(principal, "threads", "create")
-        created = threads.new_thread(principal, thread_id, {})
+        created = threads.new_thread(principal, thread_id, {}, rt.thread_ttl.default)
         uow.store.threads.add(created)
         return created, False
     return existing, False
@@ -298,7 +298,7 @@ async def enqueue(
     )
     uow.store.runs.add(run)
     thread.status = ThreadStatus.busy.value
-    thread.updated_at = now
+    threads.touch(thread, now)  # a run: the thread's time to live starts again
     if thread.metadata_.get("graph_id") != assistant.graph_id:
         thread.metadata_ = {
             **thread.metadata_,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from service.authz.guard import Authorizer
+from service.domain.thread_ttl import ThreadTtlConfig
 from service.engine.executor import GraphEngine
 from service.queue.port import Bell, EventBus, PendingJobs
 from service.services.memory_port import MemoryPort
@@ -82,6 +83,7 @@ class Runtime:
     recent: Recent = field(default_factory=Recent)
     probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     memory: MemoryPort | None = None  # LangGraph's store, tenant-scoped (``services/memory``)
+    thread_ttl: ThreadTtlConfig = field(default_factory=ThreadTtlConfig)  # langgraph.json's
 
     async def readiness(self) -> dict[str, bool]:
         """Each backing service answering (database, Redis when configured)."""

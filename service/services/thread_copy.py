@@ -8,10 +8,11 @@ from typing import Literal
 from service.domain.ids import new_thread_id
 from service.domain.principal import Principal
 from service.domain.runs import RunStatus, ThreadStatus
+from service.domain.thread_ttl import ThreadTtl
 from service.errors import NotFound, ThreadBusy
 from service.models import Thread
 from service.services import threads
-from service.services.runtime import Runtime
+from service.services.runtime import Runtime, UnitOfWork
 
 PruneStrategy = Literal["delete", "keep_latest"]
 
@@ -24,7 +25,7 @@ async def copy(rt: Runtime, principal: Principal, thread_id: str) -> threads.Thr
     async with rt.transaction(readonly=True) as uow:
         source = await threads.load(uow.store, rt, principal, thread_id)
     target = threads.new_thread(
-        principal, new_thread_id(principal.tenant_id), dict(source.metadata_)
+        principal, new_thread_id(principal.tenant_id), dict(source.metadata_), _ttl_of(source)
     )
     target.config = dict(source.config or {})
     graph_id = threads.graph_of(source)
@@ -46,6 +47,15 @@ async def copy(rt: Runtime, principal: Principal, thread_id: str) -> threads.Thr
     except BaseException:
         await rt.engine.delete_thread(target.thread_id)  # no checkpoints without a thread
         raise
+
+
+def _ttl_of(thread: Thread) -> ThreadTtl | None:
+    """A copy lives as long as its source would: the same time to live, from now."""
+    if thread.ttl_minutes is None:
+        return None
+    if thread.ttl_strategy == "keep_latest":
+        return ThreadTtl("keep_latest", thread.ttl_minutes)
+    return ThreadTtl("delete", thread.ttl_minutes)
 
 
 async def prune(
@@ -81,8 +91,13 @@ async def _keep_latest(rt: Runtime, principal: Principal, thread_id: str) -> Non
         thread = await threads.load(uow.store, rt, principal, thread_id, act="update", lock=True)
         if await uow.store.runs.inflight_ids(thread):
             raise ThreadBusy("A run is in flight on a thread to prune; prune it when it is done.")
-        await rt.engine.keep_latest([thread.thread_id])
-        # the kept checkpoint has no parent any more: get_state reads it again
-        await uow.store.threads.set_state(
-            thread.thread_id, tenant_id=principal.tenant_id, status=thread.status, set_values=False
-        )
+        await keep_latest(uow, rt, thread)
+
+
+async def keep_latest(uow: UnitOfWork, rt: Runtime, thread: Thread) -> None:
+    """Only the latest checkpoint of a thread locked in ``uow`` and idle stays."""
+    await rt.engine.keep_latest([thread.thread_id])
+    # the kept checkpoint has no parent any more: get_state reads it again
+    await uow.store.threads.set_state(
+        thread.thread_id, tenant_id=thread.tenant_id, status=thread.status, set_values=False
+    )

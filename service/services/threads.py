@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from service.domain.ids import new_session_id_from_client, new_thread_id, resolve_thread_id
 from service.domain.interrupts import InterruptStatus, payload_hash
 from service.domain.principal import Principal
 from service.domain.runs import RunResult, RunStatus, ThreadStatus
+from service.domain.thread_ttl import ThreadTtl
 from service.errors import Conflict, Forbidden, NotFound
 from service.models import Interrupt, Thread
 from service.models.base import utcnow
@@ -75,9 +77,11 @@ async def views(store: Store, tenant_id: str, threads: list[Thread]) -> list[Thr
     return [ThreadView(t, by_thread.get(t.thread_id, [])) for t in threads]
 
 
-def new_thread(principal: Principal, thread_id: str, metadata: dict[str, Any]) -> Thread:
+def new_thread(
+    principal: Principal, thread_id: str, metadata: dict[str, Any], ttl: ThreadTtl | None = None
+) -> Thread:
     now = utcnow()
-    return Thread(
+    thread = Thread(
         thread_id=thread_id,
         tenant_id=principal.tenant_id,
         owner=principal.subject,
@@ -90,6 +94,22 @@ def new_thread(principal: Principal, thread_id: str, metadata: dict[str, Any]) -
         updated_at=now,
         state_updated_at=now,
     )
+    set_ttl(thread, ttl, now)
+    return thread
+
+
+def set_ttl(thread: Thread, ttl: ThreadTtl | None, now: datetime) -> None:
+    """The thread's time to live from ``now`` on (None: it never expires)."""
+    thread.ttl_strategy = ttl.strategy if ttl else None
+    thread.ttl_minutes = ttl.minutes if ttl else None
+    thread.expires_at = ttl.expires(now) if ttl else None
+
+
+def touch(thread: Thread, now: datetime) -> None:
+    """Something happened on the thread (an update, a run): its time to live starts again."""
+    thread.updated_at = now
+    if thread.ttl_minutes is not None:
+        thread.expires_at = now + timedelta(minutes=thread.ttl_minutes)
 
 
 async def create(
@@ -99,14 +119,16 @@ async def create(
     thread_id: str | None,
     metadata: dict[str, Any],
     if_exists: str,
+    ttl: ThreadTtl | None = None,
 ) -> ThreadView:
+    """A new thread; without ``ttl``, ``langgraph.json``'s default TTL applies (if any)."""
     await rt.authz.require(principal, "threads", "create")
     full_id = (
         new_session_id_from_client(principal.tenant_id, thread_id)
         if thread_id
         else new_thread_id(principal.tenant_id)
     )
-    thread = new_thread(principal, full_id, metadata)
+    thread = new_thread(principal, full_id, metadata, ttl or rt.thread_ttl.default)
     async with rt.transaction(single_statement=True) as uow:
         if await uow.store.threads.add_new(thread):
             return ThreadView(thread, [])
@@ -125,35 +147,47 @@ async def get(rt: Runtime, principal: Principal, thread_id: str) -> ThreadView:
 
 
 async def update(
-    rt: Runtime, principal: Principal, thread_id: str, *, metadata: dict[str, Any]
+    rt: Runtime,
+    principal: Principal,
+    thread_id: str,
+    *,
+    metadata: dict[str, Any],
+    ttl: ThreadTtl | None = None,
 ) -> ThreadView:
+    """Merge ``metadata`` in; a ``ttl`` replaces the thread's (counted from now)."""
+    now = utcnow()
     async with rt.transaction() as uow:
         thread = await load(uow.store, rt, principal, thread_id, act="update", lock=True)
         thread.metadata_ = {**thread.metadata_, **metadata, "owner": thread.owner}
-        thread.updated_at = utcnow()
+        if ttl is not None:
+            set_ttl(thread, ttl, now)
+        touch(thread, now)
         await uow.store.flush()
         return (await views(uow.store, principal.tenant_id, [thread]))[0]
 
 
 async def delete(rt: Runtime, principal: Principal, thread_id: str) -> None:
     """Delete the thread, its runs (cancelling those in flight), crons and checkpoints."""
-    now = utcnow()
     async with rt.transaction() as uow:
         thread = await load(uow.store, rt, principal, thread_id, act="delete", lock=True)
-        for run in await uow.store.runs.inflight(thread.thread_id, tenant_id=principal.tenant_id):
-            if not await uow.store.runs.cancel_pending(run.run_id, now=now):
-                await uow.store.runs.request_cancel(run.run_id, "interrupt", now=now)
-                uow.jobs.control(run.run_id, "cancel:interrupt")
-        await uow.store.interrupts.close_for_thread(
-            thread.thread_id,
-            tenant_id=principal.tenant_id,
-            status=InterruptStatus.cancelled,
-            now=now,
-        )
-        await uow.store.runs.delete_for_thread(thread.thread_id, tenant_id=principal.tenant_id)
-        await uow.store.crons.delete_for_thread(thread.thread_id, tenant_id=principal.tenant_id)
-        await uow.store.threads.delete(thread.thread_id, tenant_id=principal.tenant_id)
+        await remove(uow, thread, utcnow())
     await rt.engine.delete_thread(thread.thread_id)
+
+
+async def remove(uow: UnitOfWork, thread: Thread, now: datetime) -> None:
+    """The rows of a thread locked in ``uow``, gone (its checkpoints go after the commit:
+    ``engine.delete_thread``): runs in flight cancelled, interrupts closed, crons deleted."""
+    tenant_id = thread.tenant_id
+    for run in await uow.store.runs.inflight(thread.thread_id, tenant_id=tenant_id):
+        if not await uow.store.runs.cancel_pending(run.run_id, now=now):
+            await uow.store.runs.request_cancel(run.run_id, "interrupt", now=now)
+            uow.jobs.control(run.run_id, "cancel:interrupt")
+    await uow.store.interrupts.close_for_thread(
+        thread.thread_id, tenant_id=tenant_id, status=InterruptStatus.cancelled, now=now
+    )
+    await uow.store.runs.delete_for_thread(thread.thread_id, tenant_id=tenant_id)
+    await uow.store.crons.delete_for_thread(thread.thread_id, tenant_id=tenant_id)
+    await uow.store.threads.delete(thread.thread_id, tenant_id=tenant_id)
 
 
 async def search(

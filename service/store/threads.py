@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased, load_only, undefer, with_expression
 
 from service.domain.interrupts import InterruptStatus
-from service.domain.runs import INFLIGHT
+from service.domain.runs import INFLIGHT, ThreadStatus
 from service.models import Interrupt, Run, Thread
 from service.models.base import utcnow
 from service.store.base import Repository
@@ -238,6 +238,20 @@ class ThreadRepository(Repository):
         stmt = delete(Thread).where(Thread.thread_id == thread_id, Thread.tenant_id == tenant_id)
         result = await self.session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def claim_expired(self, now: datetime, limit: int) -> list[Thread]:
+        """Threads of every tenant whose time to live is over and that are not running,
+        oldest expiry first, locked for this transaction (Postgres: skipping those another
+        worker holds; SQLite's writer holds the database)."""
+        stmt = (
+            select(Thread)
+            .where(Thread.expires_at <= now, Thread.status != ThreadStatus.busy.value)
+            .order_by(Thread.expires_at)
+            .limit(limit)
+        )
+        if self.postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list((await self.session.scalars(stmt)).all())
 
     async def with_metadata(
         self, metadata: dict[str, Any], *, tenant_id: str

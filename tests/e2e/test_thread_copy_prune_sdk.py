@@ -89,3 +89,21 @@ async def test_another_tenant_cannot_copy_or_prune(server: LiveServer) -> None:
         }
         assert (await mine.threads.get(thread_id))["thread_id"] == thread_id
         assert len(await mine.threads.get_history(thread_id, limit=100)) > 1
+
+
+async def test_thread_ttl_through_the_sdk(server: LiveServer) -> None:
+    """``ttl`` as the SDK sends it (minutes, or ``{ttl, strategy}``), read back with
+    ``include=["ttl"]``; an update sets another; a copy takes its source's."""
+    async with sdk(server, "ttl") as client:
+        plain = await client.threads.create(ttl=90)
+        kept = await client.threads.create(ttl={"ttl": 30, "strategy": "keep_latest"})
+        read = await client.threads.get(plain["thread_id"], include=["ttl"])
+        assert read["ttl"]["strategy"] == "delete"  # type: ignore[typeddict-item]
+        assert read["ttl"]["ttl_minutes"] == 90  # type: ignore[typeddict-item]
+        assert read["ttl"]["expires_at"]  # type: ignore[typeddict-item]
+        updated = await client.threads.update(plain["thread_id"], metadata={}, ttl=5)
+        assert updated["ttl"]["ttl_minutes"] == 5  # type: ignore[typeddict-item]
+        await client.runs.wait(kept["thread_id"], "slow", input=STEP)
+        copied = await client.threads.copy(kept["thread_id"])
+        assert copied["ttl"]["strategy"] == "keep_latest"  # type: ignore[typeddict-item]
+        assert copied["ttl"]["ttl_minutes"] == 30  # type: ignore[typeddict-item]

@@ -19,6 +19,7 @@ from service.api.schemas.threads import (
     ThreadSearch,
     ThreadStateOut,
     thread_json,
+    thread_ttl,
 )
 from service.api.sse import sse_response
 from service.errors import InvalidInput
@@ -30,7 +31,12 @@ router = APIRouter(prefix="/threads", tags=["threads"])
 @router.post("", response_model=ThreadOut)
 async def create_thread(body: ThreadCreate, rt: RuntimeDep, principal: PrincipalDep) -> Any:
     view = await threads.create(
-        rt, principal, thread_id=body.thread_id, metadata=body.metadata, if_exists=body.if_exists
+        rt,
+        principal,
+        thread_id=body.thread_id,
+        metadata=body.metadata,
+        if_exists=body.if_exists,
+        ttl=thread_ttl(body.ttl),
     )
     return thread_json(view)
 
@@ -68,7 +74,10 @@ async def get_thread(thread_id: str, rt: RuntimeDep, principal: PrincipalDep) ->
 async def patch_thread(
     thread_id: str, body: ThreadPatch, rt: RuntimeDep, principal: PrincipalDep
 ) -> Any:
-    return thread_json(await threads.update(rt, principal, thread_id, metadata=body.metadata))
+    view = await threads.update(
+        rt, principal, thread_id, metadata=body.metadata, ttl=thread_ttl(body.ttl)
+    )
+    return thread_json(view)
 
 
 @router.delete("/{thread_id}", status_code=204)

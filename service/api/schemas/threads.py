@@ -1,23 +1,45 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt
 
 from service.api.schemas.common import Body, Limit, Offset, SortOrder, iso
+from service.domain.thread_ttl import ThreadTtl
 from service.services.threads import ThreadView
 
 ThreadStatusName = Literal["idle", "busy", "interrupted", "error"]
+
+
+# minutes of a thread's time to live: more than none, at most a century
+Minutes = Annotated[StrictFloat | StrictInt, Field(gt=0, le=52_596_000)]
+
+
+class ThreadTtlIn(Body):
+    """``ttl`` as the SDKs send it; a bare number of minutes means ``delete``."""
+
+    ttl: Minutes
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+
+def thread_ttl(value: ThreadTtlIn | float | None) -> ThreadTtl | None:
+    if value is None:
+        return None
+    if isinstance(value, ThreadTtlIn):
+        return ThreadTtl(value.strategy, float(value.ttl))
+    return ThreadTtl("delete", float(value))
 
 
 class ThreadCreate(Body):
     thread_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] = Field(default_factory=dict)
     if_exists: Literal["raise", "do_nothing"] = "raise"
+    ttl: ThreadTtlIn | Minutes | None = None
 
 
 class ThreadPatch(Body):
     metadata: dict[str, Any] = Field(default_factory=dict)
+    ttl: ThreadTtlIn | Minutes | None = None
 
 
 class ThreadSearch(Body):
@@ -77,6 +99,12 @@ class InterruptOut(BaseModel):
     value: Any
 
 
+class ThreadTtlOut(BaseModel):
+    strategy: Literal["delete", "keep_latest"]
+    ttl_minutes: float
+    expires_at: str | None  # None: a ``keep_latest`` thread pruned, until it is used again
+
+
 class ThreadOut(BaseModel):
     thread_id: str
     created_at: str
@@ -88,6 +116,7 @@ class ThreadOut(BaseModel):
     values: Any
     error: Any
     interrupts: dict[str, list[InterruptOut]]
+    ttl: ThreadTtlOut | None = None
 
 
 class ThreadStateOut(BaseModel):
@@ -122,6 +151,13 @@ def thread_json(view: ThreadView) -> dict[str, Any]:
         "values": row.values,
         "error": row.error,
         "interrupts": view.interrupts,
+        "ttl": None
+        if row.ttl_minutes is None
+        else {
+            "strategy": row.ttl_strategy,
+            "ttl_minutes": row.ttl_minutes,
+            "expires_at": iso(row.expires_at) if row.expires_at else None,
+        },
     }
 
 
