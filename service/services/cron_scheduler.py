@@ -13,7 +13,6 @@ is gone, or whose owner lost the right to start its run, is disabled and logged.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from service.domain.ids import new_thread_id
@@ -23,7 +22,7 @@ from service.models import Cron, Run
 from service.models.base import utcnow
 from service.services import assistants, runs, threads
 from service.services.crons import run_request, schedule_next
-from service.services.runtime import Runtime, UnitOfWork
+from service.services.runtime import Runtime, UnitOfWork, every
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +75,9 @@ async def fire_one(rt: Runtime) -> bool:
                 run = await _start_run(uow, rt, cron)
             except ThreadBusy:
                 log.info("cron %s skipped a firing: its thread is busy", cron.cron_id)
+            except Unavailable:
+                raise
             except ServiceError as exc:  # its assistant or thread is gone, or it cannot run
-                if isinstance(exc, Unavailable):
-                    raise
                 cron.enabled = False
                 log.warning("cron %s disabled: %s", cron.cron_id, exc)
             else:
@@ -111,13 +110,6 @@ async def fire_due(rt: Runtime, limit: int = PER_TICK) -> int:
     return taken
 
 
-async def run_scheduler(rt: Runtime, every: float) -> None:
-    """The worker's loop: a tick every ``every`` seconds; a failed tick is logged, never fatal."""
-    while True:
-        try:
-            await fire_due(rt)
-        except Unavailable:
-            log.warning("cron tick: the database is unavailable")
-        except Exception:
-            log.exception("cron tick failed")
-        await asyncio.sleep(every)
+async def run_scheduler(rt: Runtime, seconds: float) -> None:
+    """The worker's loop: a tick every ``seconds``; a failed tick is logged, never fatal."""
+    await every(seconds, lambda: fire_due(rt), "cron tick")

@@ -35,7 +35,7 @@ from service.outbound.sender import WebhookSender
 from service.queue.port import OUTCOME_CAP
 from service.services import inbox, reaper, run_log, threads, webhook_dispatch, webhooks
 from service.services.cron_scheduler import run_scheduler
-from service.services.runtime import Runtime
+from service.services.runtime import Runtime, every
 from service.services.thread_ttl import run_sweeper
 from service.store.runs import Lease
 
@@ -427,12 +427,7 @@ class RunWorker:
                 active.task.cancel()
 
     async def _renew_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.renew_every)
-            try:
-                await self.renew_once()
-            except Exception:
-                log.warning("lease renewal failed", exc_info=True)
+        await every(self.config.renew_every, self.renew_once, "lease renewal")
 
     async def renew_once(self) -> None:
         held = [a.lease for a in self._active.values()]
@@ -458,20 +453,10 @@ class RunWorker:
                 self._cancel(active, renewal.cancel_requested)
 
     async def _reap_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.reaper_every)
-            try:
-                await self.reap_once()
-            except Exception:
-                log.warning("reaper pass failed", exc_info=True)
+        await every(self.config.reaper_every, self.reap_once, "reaper pass")
 
     async def _expiry_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.expiry_every)
-            try:
-                await inbox.expire_due(self.rt)
-            except Exception:
-                log.warning("interrupt expiry pass failed", exc_info=True)
+        await every(self.config.expiry_every, lambda: inbox.expire_due(self.rt), "interrupt expiry")
 
     async def reap_once(self) -> int:
         """Reap expired leases (``reaper.reap``); a supervised main process also asks for a

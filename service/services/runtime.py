@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 from service.authz.guard import Authorizer
 from service.domain.thread_ttl import ThreadTtlConfig
 from service.engine.executor import GraphEngine
+from service.errors import Unavailable
 from service.queue.port import Bell, EventBus, PendingJobs
 from service.services.memory_port import MemoryPort
 from service.store.store import Store, StoreFactory
@@ -58,6 +59,19 @@ class Recent:
 
     def forget(self, kind: str, tenant_id: str) -> None:
         self._seen.pop((kind, tenant_id), None)
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]], what: str) -> None:
+    """A worker's background loop: ``job`` every ``seconds`` (the first after ``seconds``), a
+    failed pass logged and never fatal."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except Unavailable:
+            log.warning("%s: the database is unavailable", what)
+        except Exception:
+            log.warning("%s failed", what, exc_info=True)
 
 
 @dataclass

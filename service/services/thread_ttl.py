@@ -7,13 +7,11 @@ expiry on anyway); each thread is taken by one worker (``FOR UPDATE SKIP LOCKED`
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from service.errors import Unavailable
 from service.models.base import utcnow
 from service.services import thread_copy, threads
-from service.services.runtime import Runtime
+from service.services.runtime import Runtime, every
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +51,4 @@ async def sweep(rt: Runtime) -> int:
 
 async def run_sweeper(rt: Runtime) -> None:
     """The worker's loop, every ``sweep_interval_minutes``; a failed sweep is logged."""
-    every = rt.thread_ttl.sweep_minutes * 60
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await sweep(rt)
-        except Unavailable:
-            log.warning("thread ttl sweep: the database is unavailable")
-        except Exception:
-            log.exception("thread ttl sweep failed")
+    await every(rt.thread_ttl.sweep_minutes * 60, lambda: sweep(rt), "thread ttl sweep")
